@@ -1,0 +1,138 @@
+"""The gateway's side of the bus: connect (and keep trying), publish, and consume replies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
+
+from events.admin import broker_reachable, ensure_topics
+from events.broker import build_broker
+from events.bus import emit
+from events.settings import BusSettings
+from events.topics import WORKER_HEARTBEAT, all_topics, reply_topic
+from gateway.queries import QueryBook
+from gateway.workers_seen import WorkerTracker
+from schemas.envelope import Envelope
+from schemas.ops import WorkerHeartbeat
+from schemas.query import QueryReply
+
+logger = logging.getLogger(__name__)
+
+
+class BusUnavailable(Exception):
+    """The broker cannot be reached right now."""
+
+
+class GatewayBus:
+    """Owns the broker connection; the gateway serves HTTP whether or not it is up."""
+
+    def __init__(
+        self,
+        *,
+        bus: BusSettings,
+        instance: str,
+        book: QueryBook,
+        tracker: WorkerTracker,
+        registry: CollectorRegistry,
+        retry_s: float,
+        health_cache_s: float,
+    ) -> None:
+        self.settings = bus
+        self.instance = instance
+        self.book = book
+        self.tracker = tracker
+        self.registry = registry
+        self.retry_s = retry_s
+        self.health_cache_s = health_cache_s
+        self.broker: KafkaBroker | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self._health: tuple[float, bool] = (0.0, False)
+
+    @property
+    def reply_topic(self) -> str:
+        return reply_topic(self.instance)
+
+    @property
+    def connected(self) -> bool:
+        return self.broker is not None
+
+    def start(self) -> None:
+        """Connect in the background, retrying until the broker answers."""
+        self._connector = asyncio.create_task(self._connect_forever(), name="bus-connect")
+
+    async def _connect_forever(self) -> None:
+        attempt = 0
+        while self.broker is None:
+            attempt += 1
+            broker = self._build()
+            try:
+                await ensure_topics(self.settings, all_topics((self.instance,)))
+                await broker.start()
+            except (KafkaError, OSError, TimeoutError) as exc:
+                with contextlib.suppress(Exception):
+                    await broker.stop()
+                if attempt == 1 or attempt % 30 == 0:
+                    logger.warning("broker %s unreachable (%s); retrying", self.settings.servers, exc)
+                await asyncio.sleep(self.retry_s)
+                continue
+            self.broker = broker
+            self._health = (time.monotonic(), True)
+            logger.info("connected to %s; replies on %s", self.settings.servers, self.reply_topic)
+
+    def _build(self) -> KafkaBroker:
+        # A fresh registry per attempt: a failed broker's metrics must not collide.
+        broker, _ = build_broker(self.settings, service="gateway", registry=None)
+        book, tracker = self.book, self.tracker
+
+        # No consumer group: each gateway reads its own reply topic and every heartbeat, and
+        # replies are ephemeral (a restarted gateway has no streams to resume).
+        @broker.subscriber(
+            self.reply_topic, auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST
+        )
+        async def on_reply(event: Envelope[QueryReply]) -> None:
+            book.deliver(event.data)
+
+        @broker.subscriber(
+            WORKER_HEARTBEAT, auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST
+        )
+        async def on_heartbeat(event: Envelope[WorkerHeartbeat]) -> None:
+            tracker.see(event.data, event.time)
+
+        return broker
+
+    async def publish(self, topic: str, event: Envelope[Any], *, key: str) -> None:
+        """Publish or raise BusUnavailable."""
+        if self.broker is None:
+            raise BusUnavailable(f"broker {self.settings.servers} is not connected")
+        try:
+            await emit(self.broker, topic, event, key=key)
+        except (KafkaError, OSError) as exc:
+            self._health = (time.monotonic(), False)
+            raise BusUnavailable(f"publish to {topic} failed: {exc}") from exc
+
+    async def healthy(self) -> bool:
+        """Connected and the cluster answers; cached briefly so probes stay cheap."""
+        if self.broker is None:
+            return False
+        checked_at, ok = self._health
+        if time.monotonic() - checked_at > self.health_cache_s:
+            ok = await broker_reachable(self.settings, timeout_s=1.5)
+            self._health = (time.monotonic(), ok)
+        return ok
+
+    async def close(self) -> None:
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connector
+        if self.broker is not None:
+            await self.broker.stop()
+            self.broker = None

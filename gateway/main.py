@@ -1,0 +1,113 @@
+"""Assembles the gateway: state, routes, error mapping, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from events.settings import BusSettings
+from gateway.bus import GatewayBus
+from gateway.metrics import GatewayMetrics
+from gateway.queries import QueryBook, StreamTimeout
+from gateway.routes import query, system
+from gateway.service import GenerationFailed, Overloaded, Unavailable, UnknownModel
+from gateway.settings import GatewaySettings
+from gateway.workers_seen import WorkerTracker
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: GatewaySettings | None = None, bus_settings: BusSettings | None = None
+) -> FastAPI:
+    """A gateway app; it serves HTTP at once and connects to the broker in the background."""
+    settings = settings or GatewaySettings()
+    bus_settings = bus_settings or BusSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics = GatewayMetrics()
+        book = QueryBook(capacity=settings.recent_queries, resume_window_s=settings.resume_window_s)
+        tracker = WorkerTracker()
+        bus = GatewayBus(
+            bus=bus_settings,
+            instance=settings.gateway_instance,
+            book=book,
+            tracker=tracker,
+            registry=metrics.registry,
+            retry_s=settings.connect_retry_s,
+            health_cache_s=settings.health_cache_s,
+        )
+        app.state.settings, app.state.metrics = settings, metrics
+        app.state.book, app.state.tracker, app.state.bus = book, tracker, bus
+        bus.start()
+        try:
+            yield
+        finally:
+            await bus.close()
+
+    app = FastAPI(
+        title="MelancIA gateway",
+        version="0.1.0",
+        summary="Retail Media Ads assistant: questions in, streamed answers out, over Kafka.",
+        lifespan=lifespan,
+    )
+    app.include_router(query.router)
+    app.include_router(system.router)
+    _install_error_handlers(app, settings)
+
+    @app.middleware("http")
+    async def count_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        if hasattr(request.app.state, "metrics"):
+            request.app.state.metrics.requests.labels(path, str(response.status_code)).inc()
+        return response
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI, settings: GatewaySettings) -> None:
+    def error(status: int, detail: object, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+        return JSONResponse({"detail": summary, "errors": problems}, status_code=422)
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(_: Request, exc: Overloaded) -> JSONResponse:
+        return error(429, str(exc), {"Retry-After": str(settings.retry_after_s)})
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(_: Request, exc: Unavailable) -> JSONResponse:
+        return error(503, str(exc), {"Retry-After": str(settings.retry_after_s)})
+
+    @app.exception_handler(UnknownModel)
+    async def unknown_model(_: Request, exc: UnknownModel) -> JSONResponse:
+        return error(422, str(exc))
+
+    @app.exception_handler(StreamTimeout)
+    async def timeout(_: Request, exc: StreamTimeout) -> JSONResponse:
+        return error(504, f"no reply from the inference worker in time for query {exc}")
+
+    @app.exception_handler(GenerationFailed)
+    async def failed(_: Request, exc: GenerationFailed) -> JSONResponse:
+        return error(502, f"generation failed: {exc}")

@@ -1,0 +1,162 @@
+"""Open and recent queries: the reply stream of each, buffered for followers and resume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from schemas.api import QueryState, QueryStatus
+from schemas.common import Source
+from schemas.query import Done, Failed, QueryReply, Sources, Started, TokenChunk
+
+TERMINAL = (Done, Failed)
+
+
+class StreamTimeout(Exception):
+    """No reply arrived for a query within the allowed silence."""
+
+
+@dataclass
+class QueryStream:
+    """Everything one query received, in order, and a way to wait for more."""
+
+    query_id: str
+    question: str
+    created: float = field(default_factory=time.monotonic)
+    replies: list[QueryReply] = field(default_factory=list)
+    answer: list[str] = field(default_factory=list)
+    first_token_at: float | None = None
+    finished_at: float | None = None
+    cancelled: bool = False
+    followers: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def last_seq(self) -> int:
+        return self.replies[-1].seq if self.replies else -1
+
+    @property
+    def terminal(self) -> QueryReply | None:
+        last = self.replies[-1] if self.replies else None
+        return last if isinstance(last, TERMINAL) else None
+
+    @property
+    def started(self) -> Started | None:
+        return next((r for r in self.replies if isinstance(r, Started)), None)
+
+    @property
+    def sources(self) -> list[Source]:
+        found = next((r for r in self.replies if isinstance(r, Sources)), None)
+        return list(found.sources) if found else []
+
+    @property
+    def state(self) -> QueryState:
+        last = self.terminal
+        if isinstance(last, Failed):
+            return "failed"
+        if isinstance(last, Done):
+            return "cancelled" if last.finish_reason == "cancelled" else "completed"
+        return "streaming" if self.replies else "pending"
+
+    def add(self, reply: QueryReply) -> bool:
+        """Append a reply; duplicates and anything after the terminal event are ignored."""
+        if reply.seq <= self.last_seq or self.terminal is not None:
+            return False
+        self.replies.append(reply)
+        if isinstance(reply, TokenChunk):
+            self.answer.append(reply.text)
+            if self.first_token_at is None:
+                self.first_token_at = time.monotonic()
+        if isinstance(reply, TERMINAL):
+            self.finished_at = time.monotonic()
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+        return True
+
+    def fail(self, error: str, code: str) -> None:
+        """End the stream from the gateway side (timeouts, bus errors)."""
+        self.add(Failed(query_id=self.query_id, seq=self.last_seq + 1, error=error, code=code))
+
+    async def follow(
+        self, *, after_seq: int, start_timeout_s: float, idle_timeout_s: float
+    ) -> AsyncIterator[QueryReply]:
+        """Yield replies with seq > after_seq, live, until the terminal one."""
+        index = next((i for i, r in enumerate(self.replies) if r.seq > after_seq), len(self.replies))
+        self.followers += 1
+        try:
+            while True:
+                while index < len(self.replies):
+                    reply = self.replies[index]
+                    index += 1
+                    yield reply
+                    if isinstance(reply, TERMINAL):
+                        return
+                timeout = idle_timeout_s if self.replies else start_timeout_s
+                try:
+                    await asyncio.wait_for(self._changed.wait(), timeout)
+                except TimeoutError as exc:
+                    raise StreamTimeout(self.query_id) from exc
+        finally:
+            self.followers -= 1
+
+    def status(self) -> QueryStatus:
+        """The public view of this query."""
+        started, last = self.started, self.terminal
+        done = last if isinstance(last, Done) else None
+        return QueryStatus(
+            query_id=self.query_id,
+            status=self.state,
+            question=self.question,
+            answer="".join(self.answer),
+            model=done.model if done else (started.model if started else None),
+            variant=done.variant if done else (started.variant if started else None),
+            usage=done.usage if done else None,
+            error=last.error if isinstance(last, Failed) else None,
+            sources=self.sources,
+        )
+
+
+class QueryBook:
+    """Bounded map of recent queries; finished ones expire after the resume window."""
+
+    def __init__(self, *, capacity: int, resume_window_s: float) -> None:
+        self.capacity = capacity
+        self.resume_window_s = resume_window_s
+        self._streams: OrderedDict[str, QueryStream] = OrderedDict()
+
+    def open(self, query_id: str, question: str) -> QueryStream:
+        stream = QueryStream(query_id=query_id, question=question)
+        self._streams[query_id] = stream
+        self._evict()
+        return stream
+
+    def get(self, query_id: str) -> QueryStream | None:
+        return self._streams.get(query_id)
+
+    def deliver(self, reply: QueryReply) -> bool:
+        """Route a reply to its query; replies for unknown queries are dropped."""
+        stream = self._streams.get(reply.query_id)
+        return stream.add(reply) if stream is not None else False
+
+    def in_flight(self) -> int:
+        return sum(1 for s in self._streams.values() if s.terminal is None and not s.cancelled)
+
+    def resumable(self, stream: QueryStream) -> bool:
+        """Whether a finished stream is still inside the resume window."""
+        if stream.finished_at is None:
+            return True
+        return time.monotonic() - stream.finished_at <= self.resume_window_s
+
+    def _evict(self) -> None:
+        while len(self._streams) > self.capacity:
+            oldest_id, oldest = next(iter(self._streams.items()))
+            if oldest.terminal is None and not oldest.cancelled:
+                # Never drop an open query; the admission bound keeps these few.
+                self._streams.move_to_end(oldest_id)
+                if all(s.terminal is None for s in self._streams.values()):
+                    return
+                continue
+            del self._streams[oldest_id]

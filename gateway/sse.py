@@ -1,0 +1,96 @@
+"""Turning a query's reply stream into Server-Sent Events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from sse_starlette import ServerSentEvent
+
+from gateway.bus import GatewayBus
+from gateway.metrics import GatewayMetrics
+from gateway.queries import QueryStream, StreamTimeout
+from gateway.service import cancel_if_abandoned
+from gateway.settings import GatewaySettings
+from schemas.query import Done, Failed, QueryReply, Sources, Started, TokenChunk
+
+logger = logging.getLogger(__name__)
+_background: set[asyncio.Task[None]] = set()
+
+
+def to_sse(reply: QueryReply) -> ServerSentEvent:
+    """One reply as one SSE event; the event id is the reply's sequence number."""
+    sid = str(reply.seq)
+    if isinstance(reply, TokenChunk):
+        return ServerSentEvent(_json({"text": reply.text, "tokens": reply.tokens}), event="token", id=sid)
+    if isinstance(reply, Started):
+        body = {"query_id": reply.query_id, "model": reply.model, "variant": reply.variant}
+        return ServerSentEvent(_json(body), event="started", id=sid)
+    if isinstance(reply, Sources):
+        body = {"sources": [s.model_dump() for s in reply.sources]}
+        return ServerSentEvent(_json(body), event="sources", id=sid)
+    if isinstance(reply, Done):
+        body = {
+            "query_id": reply.query_id,
+            "model": reply.model,
+            "variant": reply.variant,
+            "finish_reason": reply.finish_reason,
+            "cached": reply.cached,
+            "usage": reply.usage.model_dump(),
+        }
+        return ServerSentEvent(_json(body), event="done", id=sid)
+    assert isinstance(reply, Failed)
+    return ServerSentEvent(_json({"error": reply.error, "code": reply.code}), event="error", id=sid)
+
+
+def _json(body: object) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+async def stream_events(
+    query: QueryStream,
+    *,
+    after_seq: int,
+    bus: GatewayBus,
+    settings: GatewaySettings,
+    metrics: GatewayMetrics,
+    route: str,
+) -> AsyncIterator[ServerSentEvent]:
+    """SSE events of a query; a client that goes away cancels the generation."""
+    started = time.monotonic()
+    first = True
+    try:
+        async for reply in query.follow(
+            after_seq=after_seq,
+            start_timeout_s=settings.start_timeout_s,
+            idle_timeout_s=settings.idle_timeout_s,
+        ):
+            if isinstance(reply, TokenChunk):
+                if first:
+                    metrics.ttft.labels(route).observe(time.monotonic() - started)
+                    first = False
+                metrics.tokens.labels("stream").inc(reply.tokens)
+            elif isinstance(reply, Done):
+                metrics.latency.labels(route).observe(time.monotonic() - started)
+            elif isinstance(reply, Failed):
+                metrics.errors.labels(reply.code).inc()
+            yield to_sse(reply)
+    except StreamTimeout:
+        metrics.errors.labels("timeout").inc()
+        query.fail("no reply from the inference worker in time", "timeout")
+        terminal = query.terminal
+        assert terminal is not None
+        yield to_sse(terminal)
+    finally:
+        if query.terminal is None:
+            # The client went away mid-stream: cancel unless it resumes quickly.
+            task = asyncio.get_running_loop().create_task(
+                cancel_if_abandoned(
+                    query, bus=bus, grace_s=settings.cancel_grace_s, metrics=metrics
+                )
+            )
+            _background.add(task)
+            task.add_done_callback(_background.discard)
