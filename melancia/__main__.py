@@ -1,0 +1,5 @@
+import sys
+
+from melancia.cli import main
+
+sys.exit(main())

@@ -1,0 +1,140 @@
+"""The `melancia` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from melancia.logs import configure
+
+logger = logging.getLogger("melancia")
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from events.embedded import EmbeddedBroker
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with EmbeddedBroker(port=args.port) as broker:
+        logger.info("Kafka-protocol broker listening on %s; Ctrl-C stops it", broker.bootstrap)
+        stop.wait()
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from melancia.up import WORKER_MODULES, run_up
+
+    workers = args.workers.split(",") if args.workers else list(WORKER_MODULES)
+    unknown = [w for w in workers if w not in WORKER_MODULES]
+    if unknown:
+        logger.error("unknown worker(s) %s; known: %s", unknown, sorted(WORKER_MODULES))
+        return 2
+    return run_up(workers=workers, replicas=args.replicas, port=args.port)
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.main import create_app
+    from gateway.settings import GatewaySettings
+
+    settings = GatewaySettings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from melancia.up import WORKER_MODULES
+
+    module = importlib.import_module(f"{WORKER_MODULES[args.name]}.app")
+    return int(module.main())
+
+
+def _schemas_export(args: argparse.Namespace) -> int:
+    from melancia.export import export_schemas
+
+    written = export_schemas(Path(args.out))
+    print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def _models_prepare(args: argparse.Namespace) -> int:
+    from workers.inference.models import ensure_model
+    from workers.inference.settings import InferenceSettings
+
+    settings = InferenceSettings()
+    for name in args.names or [settings.base_model]:
+        path = ensure_model(name, settings.models_dir)
+        print(f"{name}: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="melancia", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("broker", help="run the embedded Kafka-protocol broker (Tansu)")
+    p.add_argument("--port", type=int, default=9092)
+    p.set_defaults(func=_broker, service="broker")
+
+    p = sub.add_parser("up", help="run broker (if no Kafka is configured), gateway and workers")
+    p.add_argument("--port", type=int, default=None, help="gateway port (MELANCIA_PORT)")
+    p.add_argument("--workers", default=None, help="comma-separated workers (default: all)")
+    p.add_argument("--replicas", type=int, default=1, help="inference worker processes")
+    p.set_defaults(func=_up, service="up")
+
+    p = sub.add_parser("gateway", help="run the HTTP gateway alone")
+    p.set_defaults(func=_gateway, service="gateway")
+
+    p = sub.add_parser("worker", help="run one worker alone")
+    p.add_argument("name", choices=["inference"])
+    p.set_defaults(func=_worker, service="worker")
+
+    schemas = sub.add_parser("schemas", help="the event contract").add_subparsers(
+        dest="action", required=True
+    )
+    p = schemas.add_parser("export", help="write JSON Schema of every event and the AsyncAPI doc")
+    p.add_argument("--out", default="schemas/generated")
+    p.set_defaults(func=_schemas_export, service="cli")
+
+    models = sub.add_parser("models", help="model weights").add_subparsers(
+        dest="action", required=True
+    )
+    p = models.add_parser("prepare", help="convert and cache model weights once")
+    p.add_argument("names", nargs="*", help="model names (default: MELANCIA_BASE_MODEL)")
+    p.set_defaults(func=_models_prepare, service="cli")
+
+    for module in ("data.pipeline.cli",):
+        try:
+            importlib.import_module(module).register(sub)
+        except ImportError as exc:
+            logger.debug("commands of %s unavailable: %s", module, exc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    service = getattr(args, "service", "cli")
+    if args.command == "worker":
+        service = f"{args.name}-{os.environ.get('MELANCIA_WORKER_INDEX', '0')}"
+    configure(service)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The inference worker: one FastStream app; the model is loaded in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry, start_http_server
+
+from events.admin import ensure_topics
+from events.broker import build_broker
+from events.bus import emit
+from events.settings import BusSettings
+from events.topics import WORKER_HEARTBEAT, all_topics
+from schemas.envelope import make_event
+from schemas.ops import WorkerHeartbeat
+from workers.inference.handlers import Runtime, register
+from workers.inference.settings import InferenceSettings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: InferenceSettings | None = None,
+    bus: BusSettings | None = None,
+    registry: CollectorRegistry | None = None,
+) -> tuple[FastStream, KafkaBroker, Runtime]:
+    """Build the worker app; nothing heavy happens until it runs."""
+    settings = settings or InferenceSettings()
+    bus = bus or BusSettings()
+    broker, _ = build_broker(bus, service="inference", registry=registry)
+    runtime = Runtime()
+    register(broker, runtime, settings)
+    started_at = datetime.now(UTC)
+    tasks: list[asyncio.Task[None]] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        runtime.service = await asyncio.to_thread(load_service, settings)
+        try:
+            yield
+        finally:
+            runtime.service = None
+
+    async def on_startup() -> None:
+        await ensure_topics(bus, all_topics())
+
+    async def after_startup() -> None:
+        tasks.append(asyncio.create_task(_heartbeat(broker, runtime, settings, started_at)))
+
+    async def on_shutdown() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastStream(
+        broker,
+        lifespan=lifespan,
+        on_startup=[on_startup],
+        after_startup=[after_startup],
+        on_shutdown=[on_shutdown],
+    )
+    return app, broker, runtime
+
+
+def load_service(settings: InferenceSettings):  # type: ignore[no-untyped-def]
+    """Load the model and wrap it in the service (runs in a thread: it takes seconds)."""
+    import torch
+
+    from workers.inference.engine import GenerationEngine
+    from workers.inference.models import load_model
+    from workers.inference.service import InferenceService
+
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    loaded = load_model(settings.base_model, settings.models_dir, adapter_dir=settings.adapter_dir)
+    logger.info("serving %s (adapter: %s)", loaded.name, loaded.adapter)
+    return InferenceService(
+        engine=GenerationEngine(loaded, max_concurrency=settings.inference_concurrency),
+        model_name=loaded.name,
+        worker_id=settings.worker_id,
+        coalesce_s=settings.coalesce_ms / 1000,
+        max_new_tokens_cap=settings.max_new_tokens_cap,
+        few_shot=settings.few_shot,
+    )
+
+
+async def _heartbeat(
+    broker: KafkaBroker, runtime: Runtime, settings: InferenceSettings, started_at: datetime
+) -> None:
+    while True:
+        service = runtime.service
+        if service is not None:
+            beat = WorkerHeartbeat(
+                worker_id=settings.worker_id,
+                models=[service.model_name],
+                variants={service.variant: service.adapter or service.model_name},
+                in_flight=service.cancellations.running,
+                capacity=settings.inference_concurrency,
+                interval_s=settings.heartbeat_s,
+                started_at=started_at,
+            )
+            try:
+                await emit(broker, WORKER_HEARTBEAT, make_event(beat, source=settings.worker_id),
+                           key=settings.worker_id)
+            except Exception:
+                logger.warning("heartbeat publish failed", exc_info=True)
+        await asyncio.sleep(settings.heartbeat_s)
+
+
+def main() -> int:
+    """Entry point of `melancia worker inference`."""
+    settings = InferenceSettings()
+    registry = CollectorRegistry()
+    app, _, _ = create_app(settings, registry=registry)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
+    asyncio.run(app.run())
+    return 0

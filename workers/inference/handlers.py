@@ -1,0 +1,81 @@
+"""Inference subscribers: decode, call the service, publish. Nothing else lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from events.bus import emit
+from events.topics import QUERY_CANCELLED, QUERY_COMPLETED, QUERY_REQUESTED
+from schemas.envelope import Envelope, make_event
+from schemas.query import QueryCancelled, QueryReply, QueryRequested
+from workers.inference.service import InferenceService
+from workers.inference.settings import InferenceSettings
+
+GROUP = "melancia-inference"
+
+
+@dataclass
+class Runtime:
+    """What the lifespan loads and the handlers use."""
+
+    service: InferenceService | None = None
+
+    def require(self) -> InferenceService:
+        if self.service is None:
+            raise RuntimeError("the model is not loaded yet")
+        return self.service
+
+
+class TopicSink:
+    """Sends one query's replies to the reply topic of the gateway that asked."""
+
+    def __init__(
+        self, broker: KafkaBroker, topic: str | None, *, source: str, correlation_id: str
+    ) -> None:
+        self.broker, self.topic = broker, topic
+        self.source, self.correlation_id = source, correlation_id
+
+    async def send(self, reply: QueryReply) -> None:
+        if self.topic is None:
+            return  # nobody waits for a stream (e.g. a replayed query); the log still gets it
+        event = make_event(reply, source=self.source, correlation_id=self.correlation_id)
+        await emit(self.broker, self.topic, event, key=reply.query_id)
+
+
+def register(broker: KafkaBroker, runtime: Runtime, settings: InferenceSettings) -> None:
+    """Attach the inference subscribers to the broker."""
+
+    # One consumer per concurrency slot, all in one group, each committing after its handler:
+    # queries are spread over partitions and a crash mid-answer redelivers the query.
+    @broker.subscriber(
+        QUERY_REQUESTED,
+        group_id=GROUP,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_workers=settings.inference_concurrency,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.session_timeout_ms // 3,
+        title="inference.query",
+    )
+    async def on_query(event: Envelope[QueryRequested]) -> None:
+        service = runtime.require()
+        request = event.data
+        sink = TopicSink(
+            broker, request.reply_to, source=service.worker_id, correlation_id=request.query_id
+        )
+        completed = await service.answer(request, sink)
+        log_event = make_event(completed, source=service.worker_id, correlation_id=request.query_id)
+        await emit(broker, QUERY_COMPLETED, log_event, key=request.query_id)
+
+    # Every worker must see every cancel (the query may run anywhere): no consumer group.
+    @broker.subscriber(
+        QUERY_CANCELLED,
+        auto_offset_reset="latest",
+        ack_policy=AckPolicy.ACK_FIRST,
+        title="inference.cancel",
+    )
+    async def on_cancel(event: Envelope[QueryCancelled]) -> None:
+        runtime.require().cancellations.cancel(event.data.query_id)

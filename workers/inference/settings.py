@@ -1,0 +1,37 @@
+"""Inference worker settings (env prefix MELANCIA_)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _worker_id() -> str:
+    return f"inference-{socket.gethostname()}-{os.getpid()}"
+
+
+class InferenceSettings(BaseSettings):
+    """What the inference worker reads from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MELANCIA_", extra="ignore")
+
+    base_model: str = Field(default="gemma3-270m", description="model name, local path or hub id")
+    home: Path = Field(default=Path("var"), description="state directory (caches, stores)")
+    adapter_dir: Path | None = Field(default=None, description="a PEFT adapter to serve")
+    worker_id: str = Field(default_factory=_worker_id)
+    inference_concurrency: int = Field(default=2, ge=1, le=32)
+    coalesce_ms: float = Field(default=30.0, ge=0, le=500)
+    heartbeat_s: float = Field(default=2.0, gt=0)
+    torch_threads: int | None = Field(default=None, ge=1)
+    max_new_tokens_cap: int = Field(default=1024, ge=1)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    few_shot: bool = True
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
