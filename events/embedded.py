@@ -54,9 +54,12 @@ class EmbeddedBroker:
             [
                 str(tansu_binary()),
                 "broker",
-                "--listener-url", url,
-                "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -65,10 +68,16 @@ class EmbeddedBroker:
         settings = BusSettings(bootstrap=self.bootstrap)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                err = (
+                    self.process.stderr.read().decode(errors="replace")
+                    if self.process.stderr
+                    else ""
+                )
                 raise RuntimeError(f"Tansu exited with {self.process.returncode}: {err[-2000:]}")
             if asyncio.run(broker_reachable(settings, timeout_s=1.0)):
-                logger.info("embedded broker ready on %s (pid %d)", self.bootstrap, self.process.pid)
+                logger.info(
+                    "embedded broker ready on %s (pid %d)", self.bootstrap, self.process.pid
+                )
                 return
             time.sleep(0.1)
         self.stop()

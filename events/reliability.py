@@ -89,9 +89,7 @@ class Reliability:
         while len(self._seen) > self._window:
             self._seen.popitem(last=False)
 
-    async def dead_letter(
-        self, msg: StreamMessage[Any], exc: BaseException, attempts: int
-    ) -> None:
+    async def dead_letter(self, msg: StreamMessage[Any], exc: BaseException, attempts: int) -> None:
         """Publish the failed message with the reason to its dead-letter topic."""
         if self._broker is None:
             raise RuntimeError("Reliability middleware is not bound to a broker")
@@ -159,8 +157,13 @@ class _Scope(BaseMiddleware):
                 if attempt <= owner.max_retries:
                     owner.retries.labels(owner.service, topic).inc()
                     delay = owner.backoff_s * 2 ** (attempt - 1)
-                    logger.warning("handler failed on %s (attempt %d), retrying in %.2fs: %r",
-                                   topic, attempt, delay, exc)
+                    logger.warning(
+                        "handler failed on %s (attempt %d), retrying in %.2fs: %r",
+                        topic,
+                        attempt,
+                        delay,
+                        exc,
+                    )
                     await asyncio.sleep(delay)
                     continue
                 await owner.dead_letter(msg, exc, attempt)

@@ -80,7 +80,9 @@ class GatewayBus:
                 with contextlib.suppress(Exception):
                     await broker.stop()
                 if attempt == 1 or attempt % 30 == 0:
-                    logger.warning("broker %s unreachable (%s); retrying", self.settings.servers, exc)
+                    logger.warning(
+                        "broker %s unreachable (%s); retrying", self.settings.servers, exc
+                    )
                 await asyncio.sleep(self.retry_s)
                 continue
             self.broker = broker

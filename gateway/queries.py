@@ -84,7 +84,9 @@ class QueryStream:
         self, *, after_seq: int, start_timeout_s: float, idle_timeout_s: float
     ) -> AsyncIterator[QueryReply]:
         """Yield replies with seq > after_seq, live, until the terminal one."""
-        index = next((i for i, r in enumerate(self.replies) if r.seq > after_seq), len(self.replies))
+        index = next(
+            (i for i, r in enumerate(self.replies) if r.seq > after_seq), len(self.replies)
+        )
         self.followers += 1
         try:
             while True:

@@ -25,7 +25,9 @@ def to_sse(reply: QueryReply) -> ServerSentEvent:
     """One reply as one SSE event; the event id is the reply's sequence number."""
     sid = str(reply.seq)
     if isinstance(reply, TokenChunk):
-        return ServerSentEvent(_json({"text": reply.text, "tokens": reply.tokens}), event="token", id=sid)
+        return ServerSentEvent(
+            _json({"text": reply.text, "tokens": reply.tokens}), event="token", id=sid
+        )
     if isinstance(reply, Started):
         body = {"query_id": reply.query_id, "model": reply.model, "variant": reply.variant}
         return ServerSentEvent(_json(body), event="started", id=sid)

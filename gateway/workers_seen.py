@@ -28,9 +28,7 @@ class WorkerTracker:
     def alive(self) -> list[WorkerHeartbeat]:
         now = time.monotonic()
         return [
-            beat
-            for beat, at in self._beats.values()
-            if now - at <= beat.interval_s * MISSED_BEATS
+            beat for beat, at in self._beats.values() if now - at <= beat.interval_s * MISSED_BEATS
         ]
 
     async def wait_for_worker(self, timeout_s: float) -> bool:

@@ -66,9 +66,7 @@ def _expected_type(cls: type[BaseModel]) -> str:
     return ""
 
 
-def make_event(
-    data: P, *, source: str, correlation_id: str | None = None
-) -> Envelope[P]:
+def make_event(data: P, *, source: str, correlation_id: str | None = None) -> Envelope[P]:
     """Wrap a payload in a new envelope with a fresh event_id."""
     return Envelope[type(data)](  # type: ignore[misc]
         type=data.EVENT_TYPE, source=source, correlation_id=correlation_id, data=data

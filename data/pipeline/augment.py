@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from data.pipeline.text import strip_accents
 
-
 _INFORMAL_SUBS: tuple[tuple[str, str], ...] = (
     (r"\bo que\b", "oq"),
     (r"\bvocês\b", "vcs"),
@@ -27,13 +26,47 @@ _INFORMAL_SUBS: tuple[tuple[str, str], ...] = (
     (r"\bquando\b", "qdo"),
 )
 _INFORMAL_OPENERS = ("", "", "oi, ", "e aí, ", "galera, ", "me ajuda: ", "dúvida: ", "pessoal, ")
-_FORMAL_OPENERS = ("Poderia me explicar: ", "Gostaria de entender o seguinte: ",
-                   "Tenho uma dúvida: ", "Por gentileza, ", "Prezada MelancIA, ")
-_NEIGHBOURS = dict(zip(
-    "qwertyuiopasdfghjklzxcvbnm",
-    ("wa", "qes", "wrd", "etf", "ryg", "tuh", "yij", "uok", "ipl", "ol", "qsz", "awdx", "sefc",
-     "drgv", "fthb", "gyjn", "hukm", "jil", "kp", "asx", "zsdc", "xdfv", "cfgb", "vghn", "bhjm",
-     "njk"), strict=True))
+_FORMAL_OPENERS = (
+    "Poderia me explicar: ",
+    "Gostaria de entender o seguinte: ",
+    "Tenho uma dúvida: ",
+    "Por gentileza, ",
+    "Prezada MelancIA, ",
+)
+_NEIGHBOURS = dict(
+    zip(
+        "qwertyuiopasdfghjklzxcvbnm",
+        (
+            "wa",
+            "qes",
+            "wrd",
+            "etf",
+            "ryg",
+            "tuh",
+            "yij",
+            "uok",
+            "ipl",
+            "ol",
+            "qsz",
+            "awdx",
+            "sefc",
+            "drgv",
+            "fthb",
+            "gyjn",
+            "hukm",
+            "jil",
+            "kp",
+            "asx",
+            "zsdc",
+            "xdfv",
+            "cfgb",
+            "vghn",
+            "bhjm",
+            "njk",
+        ),
+        strict=True,
+    )
+)
 _WORD = re.compile(r"\S+")
 
 
@@ -68,38 +101,53 @@ def noaccent(text: str, rng: random.Random) -> str:
 
 
 def _typo_word(word: str, rng: random.Random) -> str:
+    # Some edits are no-ops (accent drop on a plain word, swapping equal letters): retry.
+    for _ in range(10):
+        out = _edit_word(word, rng)
+        if out != word:
+            return out
+    return word[:-1]
+
+
+def _edit_word(word: str, rng: random.Random) -> str:
     letters = [i for i, c in enumerate(word) if c.isalpha()]
     i = rng.choice(letters)
     op = rng.randrange(5)
     if op == 0 and i + 1 < len(word) and word[i + 1].isalpha():
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]  # swap neighbours
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]  # swap neighbours
     if op == 1:
-        return word[:i] + word[i + 1:]  # dropped letter
+        return word[:i] + word[i + 1 :]  # dropped letter
     if op == 2:
         return word[:i] + word[i] + word[i:]  # doubled letter
     if op == 3:
         near = _NEIGHBOURS.get(strip_accents(word[i]).lower(), word[i])
-        return word[:i] + rng.choice(near) + word[i + 1:]  # fat finger
+        return word[:i] + rng.choice(near) + word[i + 1 :]  # fat finger
     return strip_accents(word)
 
 
 def typo(text: str, rng: random.Random) -> str:
     """Insert 1-3 realistic typos, never inside numbers or money amounts."""
     words = list(_WORD.finditer(text))
-    eligible = [m for m in words if len(m.group()) >= 4 and not any(c.isdigit() for c in m.group())
-                and "$" not in m.group()]
+    eligible = [
+        m
+        for m in words
+        if len(m.group()) >= 4 and not any(c.isdigit() for c in m.group()) and "$" not in m.group()
+    ]
     if not eligible:
         return strip_accents(text).lower()
     count = max(1, min(3, len(eligible) // 5))
     chosen = sorted(rng.sample(eligible, count), key=lambda m: m.start(), reverse=True)
     out = text
     for match in chosen:
-        out = out[:match.start()] + _typo_word(match.group(), rng) + out[match.end():]
+        out = out[: match.start()] + _typo_word(match.group(), rng) + out[match.end() :]
     return out
 
 
 TRANSFORMS: dict[str, Callable[[str, random.Random], str]] = {
-    "informal": informal, "typo": typo, "formal": formal, "noaccent": noaccent,
+    "informal": informal,
+    "typo": typo,
+    "formal": formal,
+    "noaccent": noaccent,
 }
 
 

@@ -32,7 +32,9 @@ def read_benchmark(directory: Path) -> list[BenchmarkItem]:
             except (json.JSONDecodeError, ValidationError) as exc:
                 raise BenchmarkError(f"{where}: {exc}") from exc
             if item.id in seen:
-                raise BenchmarkError(f"{where}: duplicate id {item.id!r} (first in {seen[item.id]})")
+                raise BenchmarkError(
+                    f"{where}: duplicate id {item.id!r} (first in {seen[item.id]})"
+                )
             seen[item.id] = where
             items.append(item)
     logger.info("read %d benchmark items from %s", len(items), directory)

@@ -35,6 +35,8 @@ class BuildConfig:
     seed: int = 42
     phrasings: int = 3
     exercises_per_metric: int = 22
+    # Exercise numbers already vary, so fewer rewrites keep metricas from dominating.
+    exercise_phrasings: int = 2
     threshold: float = DEFAULT_THRESHOLD
 
 
@@ -56,8 +58,9 @@ class BuildResult:
     llm_used: bool = False
 
 
-def exercise_bases(articles: dict[str, Article], *, seed: int, per_metric: int
-                   ) -> list[BaseQuestion]:
+def exercise_bases(
+    articles: dict[str, Article], *, seed: int, per_metric: int
+) -> list[BaseQuestion]:
     """Generate computed exercises for the metrics whose article is in the corpus."""
     specs = [s for s in SPECS if s.article_id in articles]
     skipped = sorted({s.article_id for s in SPECS} - set(articles))
@@ -66,23 +69,40 @@ def exercise_bases(articles: dict[str, Article], *, seed: int, per_metric: int
     bases = []
     for ex in generate_exercises(specs, seed=seed, per_metric=per_metric):
         article = articles[ex.article_id]
-        bases.append(BaseQuestion(
-            base_id=ex.base_id, group_id=ex.group_id, question=ex.question,
-            answer=ex.solution.answer, question_type="exercise", article_id=article.id,
-            category=article.category, difficulty=article.difficulty))
+        bases.append(
+            BaseQuestion(
+                base_id=ex.base_id,
+                group_id=ex.group_id,
+                question=ex.question,
+                answer=ex.solution.answer,
+                question_type="exercise",
+                article_id=article.id,
+                category=article.category,
+                difficulty=article.difficulty,
+            )
+        )
     return bases
 
 
-def phrase_all(bases: list[BaseQuestion], articles: dict[str, Article], config: BuildConfig,
-               paraphraser: Paraphraser, report: ScrubReport) -> list[Phrased]:
+def phrase_all(
+    bases: list[BaseQuestion],
+    articles: dict[str, Article],
+    config: BuildConfig,
+    paraphraser: Paraphraser,
+    report: ScrubReport,
+) -> list[Phrased]:
     """Expand each base question into its phrasings, with a context passage; scrub PII."""
     items: list[Phrased] = []
     for base in bases:
-        clean = scrub_record_texts(base.base_id, {"question": base.question,
-                                                  "answer": base.answer}, report)
+        clean = scrub_record_texts(
+            base.base_id, {"question": base.question, "answer": base.answer}, report
+        )
         base = base.model_copy(update=clean)
         rng = random.Random(f"{config.seed}:phrasing:{base.base_id}")
-        variants = phrasings(base.question, config.phrasings, rng)
+        count = config.phrasings
+        if base.question_type == "exercise":
+            count = min(count, config.exercise_phrasings)
+        variants = phrasings(base.question, count, rng)
         seen = {text for _, text in variants}
         for text in paraphraser.paraphrase(base.question, LLM_EXTRA_PHRASINGS):
             if text not in seen:
@@ -108,8 +128,11 @@ def build_dataset(config: BuildConfig, *, paraphraser: Paraphraser | None = None
     missing = sorted(set(read_manifest(config.corpus)) - set(by_id))
     if missing:
         logger.warning("corpus incomplete: %d articles missing from MANIFEST.md", len(missing))
-    benchmark = (read_benchmark(config.benchmark)
-                 if config.benchmark is not None and config.benchmark.is_dir() else [])
+    benchmark = (
+        read_benchmark(config.benchmark)
+        if config.benchmark is not None and config.benchmark.is_dir()
+        else []
+    )
     paraphraser = paraphraser or Paraphraser(seed=config.seed)
     bases = [b for a in articles for b in faq_bases(a)]
     bases += exercise_bases(by_id, seed=config.seed, per_metric=config.exercises_per_metric)
@@ -125,17 +148,28 @@ def build_dataset(config: BuildConfig, *, paraphraser: Paraphraser | None = None
     by_split = {s: [i for i in items if assignment[i.base.group_id] == s] for s in SPLITS}
     held_out = [(i.record_id, i.question, s) for s in ("val", "test") for i in by_split[s]]
     held_out += [(b.id, b.question, "benchmark") for b in benchmark]
-    by_split["train"], leaks = drop_leaks(by_split["train"], held_out,
-                                          threshold=config.threshold)
+    by_split["train"], leaks = drop_leaks(by_split["train"], held_out, threshold=config.threshold)
 
-    chat = {s: [to_chat(i, s) for i in sorted(v, key=lambda i: i.record_id)]
-            for s, v in by_split.items()}
-    instruction = {s: [to_instruction(i, s) for i in sorted(v, key=lambda i: i.record_id)]
-                   for s, v in by_split.items()}
+    chat = {
+        s: [to_chat(i, s) for i in sorted(v, key=lambda i: i.record_id)]
+        for s, v in by_split.items()
+    }
+    instruction = {
+        s: [to_instruction(i, s) for i in sorted(v, key=lambda i: i.record_id)]
+        for s, v in by_split.items()
+    }
     logger.info("built %s records", {s: len(v) for s, v in chat.items()})
     return BuildResult(
-        config=config, articles=articles, corpus_hash=corpus_hash(articles), chat=chat,
-        instruction=instruction, missing_articles=missing, benchmark_count=len(benchmark),
-        base_count=len(bases), dropped_duplicates=duplicates, dropped_leaks=leaks, pii=report,
+        config=config,
+        articles=articles,
+        corpus_hash=corpus_hash(articles),
+        chat=chat,
+        instruction=instruction,
+        missing_articles=missing,
+        benchmark_count=len(benchmark),
+        base_count=len(bases),
+        dropped_duplicates=duplicates,
+        dropped_leaks=leaks,
+        pii=report,
         llm_used=paraphraser.enabled,
     )

@@ -53,8 +53,9 @@ def parse_article(path: Path) -> Article:
     if article.path.parent.name != article.category:
         raise CorpusError(f"{path}: category {article.category!r} != directory name")
     if not FAQ_MIN <= len(article.faq) <= FAQ_MAX:
-        logger.warning("%s has %d faq entries (expected %d-%d)", article.id, len(article.faq),
-                       FAQ_MIN, FAQ_MAX)
+        logger.warning(
+            "%s has %d faq entries (expected %d-%d)", article.id, len(article.faq), FAQ_MIN, FAQ_MAX
+        )
     return article
 
 

@@ -82,8 +82,9 @@ def _money_in_question(value: float, rng: random.Random) -> str:
     return f"{numfmt.integer(int(value))} reais"
 
 
-def render_question(spec: ExerciseSpec, template: int, values: Mapping[str, float],
-                    rng: random.Random) -> str:
+def render_question(
+    spec: ExerciseSpec, template: int, values: Mapping[str, float], rng: random.Random
+) -> str:
     """Fill one question template with values written as a user would."""
     shown: dict[str, str] = {"na_plataforma": rng.choice(PLATFORMS)}
     for key, value in values.items():
@@ -103,8 +104,14 @@ def template_keys(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-def make_exercise(spec: ExerciseSpec, values: Mapping[str, float], *, template: int = 0,
-                  index: int = 0, rng: random.Random | None = None) -> Exercise:
+def make_exercise(
+    spec: ExerciseSpec,
+    values: Mapping[str, float],
+    *,
+    template: int = 0,
+    index: int = 0,
+    rng: random.Random | None = None,
+) -> Exercise:
     """Build one exercise from explicit values (used by the generator and by tests)."""
     rng = rng or random.Random(0)
     # The solver only sees what the question states, so it never uses hidden numbers.
@@ -123,8 +130,9 @@ def generate_exercises(specs: list[ExerciseSpec], *, seed: int, per_metric: int)
         for index in range(per_metric):
             template = index % len(spec.templates)
             for _ in range(20):
-                exercise = make_exercise(spec, spec.sample(rng), template=template,
-                                         index=index, rng=rng)
+                exercise = make_exercise(
+                    spec, spec.sample(rng), template=template, index=index, rng=rng
+                )
                 if exercise.question not in seen:
                     break
             seen.add(exercise.question)

@@ -23,8 +23,14 @@ _PROMPT = (
 class Paraphraser:
     """Asks the endpoint for paraphrases; disabled (returns nothing) when no URL is set."""
 
-    def __init__(self, url: str | None = None, *, model: str | None = None,
-                 client: httpx.Client | None = None, seed: int = 42) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        model: str | None = None,
+        client: httpx.Client | None = None,
+        seed: int = 42,
+    ) -> None:
         self.url = url if url is not None else os.environ.get(URL_ENV, "")
         self.model = model or os.environ.get(MODEL_ENV, "default")
         self.seed = seed
@@ -44,16 +50,21 @@ class Paraphraser:
         """Return up to n paraphrases, or [] when disabled or on any endpoint error."""
         if not self.enabled or n <= 0:
             return []
-        headers = {"Authorization": f"Bearer {os.environ[KEY_ENV]}"} if KEY_ENV in os.environ \
-            else {}
-        body = {"model": self.model, "temperature": 0, "seed": self.seed,
-                "messages": [{"role": "user", "content": _PROMPT.format(n=n, q=question)}]}
+        headers = (
+            {"Authorization": f"Bearer {os.environ[KEY_ENV]}"} if KEY_ENV in os.environ else {}
+        )
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "seed": self.seed,
+            "messages": [{"role": "user", "content": _PROMPT.format(n=n, q=question)}],
+        }
         client = self._client or httpx.Client(timeout=60)
         try:
             response = client.post(self._endpoint(), json=body, headers=headers)
             response.raise_for_status()
             content = response.json()["choices"][0]["message"]["content"]
-            items = json.loads(content[content.index("["):content.rindex("]") + 1])
+            items = json.loads(content[content.index("[") : content.rindex("]") + 1])
         except (httpx.HTTPError, KeyError, IndexError, ValueError) as exc:
             # One failure turns the feature off so a dead endpoint does not stall the build.
             logger.warning("LLM paraphrasing disabled after error: %s", exc)

@@ -31,8 +31,9 @@ class MinHasher:
         if not shingles:
             return np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=np.uint64)
         # crc32 is stable across processes, unlike hash(), so signatures are reproducible.
-        hashes = np.fromiter((zlib.crc32(s.encode()) for s in sorted(shingles)),
-                             dtype=np.uint64, count=len(shingles))
+        hashes = np.fromiter(
+            (zlib.crc32(s.encode()) for s in sorted(shingles)), dtype=np.uint64, count=len(shingles)
+        )
         # uint64 arrays wrap on overflow, which is the intended mod 2^64 arithmetic.
         mixed = (self._a[:, None] * hashes[None, :] + self._b[:, None]) >> np.uint64(32)
         return mixed.min(axis=1)
@@ -45,7 +46,7 @@ def lsh_candidates(signatures: np.ndarray, bands: int = BANDS) -> set[tuple[int,
     pairs: set[tuple[int, int]] = set()
     for band in range(bands):
         buckets: dict[bytes, list[int]] = defaultdict(list)
-        chunk = np.ascontiguousarray(signatures[:, band * rows:(band + 1) * rows])
+        chunk = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows])
         for i in range(n):
             buckets[chunk[i].tobytes()].append(i)
         for members in buckets.values():
@@ -64,8 +65,9 @@ class NearDuplicate:
     similarity: float
 
 
-def near_duplicates(left: Sequence[str], right: Sequence[str] | None = None, *,
-                    threshold: float = DEFAULT_THRESHOLD) -> list[NearDuplicate]:
+def near_duplicates(
+    left: Sequence[str], right: Sequence[str] | None = None, *, threshold: float = DEFAULT_THRESHOLD
+) -> list[NearDuplicate]:
     """Find near-duplicate pairs within left, or between left and right when given."""
     texts = list(left) + list(right or [])
     shingles = [char_shingles(t, SHINGLE) for t in texts]

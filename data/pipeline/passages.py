@@ -59,20 +59,21 @@ def _trim(text: str, query: dict[str, float], idf: dict[str, float], limit: int)
         lo = hi = best
         while True:
             grow = [i for i in (lo - 1, hi + 1) if 0 <= i < len(units)]
-            grow = [i for i in grow if len(glue.join(units[min(lo, i):max(hi, i) + 1])) <= limit]
+            grow = [i for i in grow if len(glue.join(units[min(lo, i) : max(hi, i) + 1])) <= limit]
             if not grow:
                 break
             pick = max(grow, key=lambda i: (scores[i], -i))
             lo, hi = min(lo, pick), max(hi, pick)
-        joined = glue.join(units[lo:hi + 1])
+        joined = glue.join(units[lo : hi + 1])
         if len(joined) <= limit:
             return joined
         text = units[best]
     return text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def best_passage(article: Article, question: str, answer: str = "",
-                 limit: int = MAX_CONTEXT_CHARS) -> str:
+def best_passage(
+    article: Article, question: str, answer: str = "", limit: int = MAX_CONTEXT_CHARS
+) -> str:
     """Return 'title — heading' plus the most relevant part of the best section."""
     secs = sections(article)
     if not secs:

@@ -39,7 +39,7 @@ def valid_cnpj(text: str) -> bool:
         return False
     weights = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
     for size in (12, 13):
-        total = sum(v * w for v, w in zip(d[:size], weights[13 - size:], strict=True))
+        total = sum(v * w for v, w in zip(d[:size], weights[13 - size :], strict=True))
         check = 11 - total % 11
         if (0 if check >= 10 else check) != d[size]:
             return False
@@ -73,6 +73,7 @@ def scrub(text: str) -> tuple[str, list[tuple[str, str]]]:
     found: list[tuple[str, str]] = []
     # CNPJ before CPF before phone: the longer digit patterns must win over their prefixes.
     for kind, pattern in (("email", EMAIL), ("cnpj", CNPJ), ("cpf", CPF), ("telefone", PHONE)):
+
         def _replace(m: re.Match[str], k: str = kind) -> str:
             if not _is_pii(k, m.group()):
                 return m.group()
@@ -88,8 +89,9 @@ def find_pii(text: str) -> list[tuple[str, str]]:
     return scrub(text)[1]
 
 
-def scrub_record_texts(record_id: str, texts: dict[str, str],
-                       report: ScrubReport) -> dict[str, str]:
+def scrub_record_texts(
+    record_id: str, texts: dict[str, str], report: ScrubReport
+) -> dict[str, str]:
     """Scrub each named text of one record, recording what was replaced."""
     out: dict[str, str] = {}
     for name, text in texts.items():

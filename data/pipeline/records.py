@@ -35,9 +35,14 @@ def faq_bases(article: Article) -> list[BaseQuestion]:
     """Return one base question per hand-written faq entry of an article."""
     return [
         BaseQuestion(
-            base_id=f"{article.id}-faq{i:02d}", group_id=f"{article.id}-faq{i:02d}",
-            question=entry.q, answer=entry.a, question_type=entry.type, article_id=article.id,
-            category=article.category, difficulty=article.difficulty,
+            base_id=f"{article.id}-faq{i:02d}",
+            group_id=f"{article.id}-faq{i:02d}",
+            question=entry.q,
+            answer=entry.a,
+            question_type=entry.type,
+            article_id=article.id,
+            category=article.category,
+            difficulty=article.difficulty,
         )
         for i, entry in enumerate(article.faq)
     ]
@@ -46,9 +51,14 @@ def faq_bases(article: Article) -> list[BaseQuestion]:
 def _metadata(item: Phrased, split: str | None) -> RecordMetadata:
     base = item.base
     return RecordMetadata(
-        source_article=base.article_id, category=base.category, difficulty=base.difficulty,
-        question_type=base.question_type, base_id=base.base_id, group_id=base.group_id,
-        phrasing=item.style, split=split,
+        source_article=base.article_id,
+        category=base.category,
+        difficulty=base.difficulty,
+        question_type=base.question_type,
+        base_id=base.base_id,
+        group_id=base.group_id,
+        phrasing=item.style,
+        split=split,
     )
 
 
@@ -68,6 +78,10 @@ def to_chat(item: Phrased, split: str | None = None) -> ChatRecord:
 def to_instruction(item: Phrased, split: str | None = None) -> InstructionRecord:
     """Build the instruction record; input stays empty, the passage goes to context."""
     return InstructionRecord(
-        id=item.record_id, instruction=item.question, input="", output=item.base.answer,
-        context=item.context, metadata=_metadata(item, split),
+        id=item.record_id,
+        instruction=item.question,
+        input="",
+        output=item.base.answer,
+        context=item.context,
+        metadata=_metadata(item, split),
     )

@@ -13,8 +13,9 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 RATIOS: Mapping[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
 
 
-def assign_groups(groups: Mapping[str, tuple[str, int]], *, seed: int,
-                  ratios: Mapping[str, float] = RATIOS) -> dict[str, str]:
+def assign_groups(
+    groups: Mapping[str, tuple[str, int]], *, seed: int, ratios: Mapping[str, float] = RATIOS
+) -> dict[str, str]:
     """Map each group id to a split; groups is {group id: (stratum, record count)}."""
     by_stratum: dict[str, list[str]] = defaultdict(list)
     for group_id, (stratum, _) in groups.items():
@@ -33,13 +34,18 @@ def assign_groups(groups: Mapping[str, tuple[str, int]], *, seed: int,
             # Fill the split furthest below its share in this stratum; the global
             # shortfall breaks ties so small strata do not all favour the same split.
             def need(split: str, ls: float = local_size, gs: float = global_size) -> tuple:
-                return (round(ratios[split] * ls - local[split], 6),
-                        round(ratios[split] * gs - total[split], 6))
+                return (
+                    round(ratios[split] * ls - local[split], 6),
+                    round(ratios[split] * gs - total[split], 6),
+                )
 
             split = max(SPLITS, key=need)
             assignment[group_id] = split
             local[split] += weight
             total[split] += weight
-    logger.info("assigned %d groups: %s", len(assignment),
-                {s: sum(1 for v in assignment.values() if v == s) for s in SPLITS})
+    logger.info(
+        "assigned %d groups: %s",
+        len(assignment),
+        {s: sum(1 for v in assignment.values() if v == s) for s in SPLITS},
+    )
     return assignment

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Sequence
 from data.pipeline.models import CATEGORIES, DIFFICULTIES, ChatRecord
 from data.pipeline.text import ngrams, words
 
-LENGTH_BINS: tuple[int, ...] = (0, 100, 200, 400, 600, 800, 1200, 2000)
+QUESTION_BINS: tuple[int, ...] = (0, 25, 50, 75, 100, 150, 200, 300)
+ANSWER_BINS: tuple[int, ...] = (0, 100, 200, 300, 400, 500, 700, 1000)
 
 
 def distinct_n(texts: Iterable[str], n: int) -> float:
@@ -20,7 +21,7 @@ def distinct_n(texts: Iterable[str], n: int) -> float:
     return len(grams) / total if total else 0.0
 
 
-def histogram(values: Sequence[int], bins: Sequence[int] = LENGTH_BINS) -> list[tuple[str, int]]:
+def histogram(values: Sequence[int], bins: Sequence[int]) -> list[tuple[str, int]]:
     """Count values per [bins[i], bins[i+1]) bucket, the last bucket open-ended."""
     labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bins, bins[1:], strict=False)]
     labels.append(f"{bins[-1]}+")
@@ -35,8 +36,9 @@ def render_histogram(rows: list[tuple[str, int]], width: int = 40) -> str:
     """Draw a histogram as text bars."""
     peak = max((c for _, c in rows), default=0) or 1
     pad = max((len(label) for label, _ in rows), default=0)
-    return "\n".join(f"{label.rjust(pad)} | {'#' * round(width * c / peak)} {c}"
-                     for label, c in rows)
+    return "\n".join(
+        f"{label.rjust(pad)} | {'#' * round(width * c / peak)} {c}" for label, c in rows
+    )
 
 
 def balance(records: Iterable[ChatRecord]) -> dict[str, dict[str, int]]:
@@ -72,6 +74,7 @@ def describe(records: Sequence[ChatRecord]) -> dict[str, object]:
     """Summarise a list of records: counts, lengths and diversity."""
     questions = [r.question for r in records]
     answers = [r.answer for r in records]
+    originals = [r.question for r in records if r.metadata.phrasing == "original"]
     return {
         "records": len(records),
         "base_questions": len({r.metadata.base_id for r in records}),
@@ -81,8 +84,10 @@ def describe(records: Sequence[ChatRecord]) -> dict[str, object]:
         "by_phrasing": counts_by(records, "phrasing"),
         "distinct_1_questions": round(distinct_n(questions, 1), 4),
         "distinct_2_questions": round(distinct_n(questions, 2), 4),
+        # Over original phrasings only: augmentation repeats n-grams by design.
+        "distinct_2_base_questions": round(distinct_n(originals, 2), 4),
         "distinct_1_answers": round(distinct_n(set(answers), 1), 4),
         "distinct_2_answers": round(distinct_n(set(answers), 2), 4),
-        "question_chars": histogram([len(q) for q in questions]),
-        "answer_chars": histogram([len(a) for a in answers]),
+        "question_chars": histogram([len(q) for q in questions], QUESTION_BINS),
+        "answer_chars": histogram([len(a) for a in answers], ANSWER_BINS),
     }

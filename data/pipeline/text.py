@@ -7,25 +7,20 @@ import unicodedata
 
 # Words that exist in both languages (a, as, do, no, me, se...) are left out of both lists
 # so they do not count as evidence for either.
-PT_STOPWORDS = frozenset("""
-o os um uma uns umas de da das dos em na nas num numa por pelo pela pelos pelas para pra
-com sem sobre entre que quem qual quais quando onde como porque porquê mas ou e é são ser
-foi era está estão estar tem têm ter há isso isto esse essa este esta aquele aquela mais
-menos muito muita muitos muitas também já ainda não sim seu sua seus suas meu minha meus
-minhas nosso nossa ao aos à às pelo cada quanto quanta depois antes até mesmo sempre
-vai vou pode podem deve devem fica ficam quanto você vocês ele ela eles elas lhe
-""".split())
-EN_STOPWORDS = frozenset("""
-the of and to in is are was were be been being that this these those it its with for from
-by on at or but not what which who when where how why you your yours he she they them their
-we our us i my will would can could should have has had does did than then there here
-about into over under more most some any all each very just also only such
-""".split())
+PT_STOPWORDS = frozenset(
+    ["o", "os", "um", "uma", "uns", "umas", "de", "da", "das", "dos", "em", "na", "nas", "num", "numa", "por", "pelo", "pela", "pelos", "pelas", "para", "pra", "com", "sem", "sobre", "entre", "que", "quem", "qual", "quais", "quando", "onde", "como", "porque", "porquê", "mas", "ou", "e", "é", "são", "ser", "foi", "era", "está", "estão", "estar", "tem", "têm", "ter", "há", "isso", "isto", "esse", "essa", "este", "esta", "aquele", "aquela", "mais", "menos", "muito", "muita", "muitos", "muitas", "também", "já", "ainda", "não", "sim", "seu", "sua", "seus", "suas", "meu", "minha", "meus", "minhas", "nosso", "nossa", "ao", "aos", "à", "às", "pelo", "cada", "quanto", "quanta", "depois", "antes", "até", "mesmo", "sempre", "vai", "vou", "pode", "podem", "deve", "devem", "fica", "ficam", "quanto", "você", "vocês", "ele", "ela", "eles", "elas", "lhe"]
+)
+EN_STOPWORDS = frozenset(
+    ["the", "of", "and", "to", "in", "is", "are", "was", "were", "be", "been", "being", "that", "this", "these", "those", "it", "its", "with", "for", "from", "by", "on", "at", "or", "but", "not", "what", "which", "who", "when", "where", "how", "why", "you", "your", "yours", "he", "she", "they", "them", "their", "we", "our", "us", "i", "my", "will", "would", "can", "could", "should", "have", "has", "had", "does", "did", "than", "then", "there", "here", "about", "into", "over", "under", "more", "most", "some", "any", "all", "each", "very", "just", "also", "only", "such"]
+)
+
+
 def strip_accents(text: str) -> str:
     """Remove diacritics (ç -> c, ã -> a) the way people typing fast do."""
     decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize("NFC", "".join(c for c in decomposed
-                                                if unicodedata.category(c) != "Mn"))
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    )
 
 
 _TOKEN = re.compile(r"[a-zà-ÿ]+", re.IGNORECASE)
@@ -49,7 +44,7 @@ def content_words(text: str) -> list[str]:
 
 def ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
     """Return the n-grams of a token list."""
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def stopword_ratios(text: str) -> tuple[float, float]:
@@ -67,7 +62,7 @@ def char_shingles(text: str, k: int = 5) -> set[str]:
     norm = normalize(text)
     if len(norm) <= k:
         return {norm} if norm else set()
-    return {norm[i:i + k] for i in range(len(norm) - k + 1)}
+    return {norm[i : i + k] for i in range(len(norm) - k + 1)}
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

@@ -30,8 +30,13 @@ async def ask(
     """Ask a question and wait for the whole answer."""
     started = time.monotonic()
     query = await submit_query(
-        request=body, bus=bus, book=book, tracker=tracker, settings=settings,
-        metrics=metrics, stream=False,
+        request=body,
+        bus=bus,
+        book=book,
+        tracker=tracker,
+        settings=settings,
+        metrics=metrics,
+        stream=False,
     )
     response = await collect(query, settings=settings)
     metrics.latency.labels("query").observe(time.monotonic() - started)
@@ -55,8 +60,13 @@ async def ask_stream(
 ) -> EventSourceResponse:
     """Ask a question; tokens come back as SSE `token` events, then one `done` (or `error`)."""
     query = await submit_query(
-        request=body, bus=bus, book=book, tracker=tracker, settings=settings,
-        metrics=metrics, stream=True,
+        request=body,
+        bus=bus,
+        book=book,
+        tracker=tracker,
+        settings=settings,
+        metrics=metrics,
+        stream=True,
     )
     events = stream_events(
         query, after_seq=-1, bus=bus, settings=settings, metrics=metrics, route="stream"
@@ -86,7 +96,11 @@ async def resume_stream(
     if not book.resumable(query):
         raise HTTPException(410, f"query {query_id} finished outside the resume window")
     events = stream_events(
-        query, after_seq=last_event_id, bus=bus, settings=settings, metrics=metrics,
+        query,
+        after_seq=last_event_id,
+        bus=bus,
+        settings=settings,
+        metrics=metrics,
         route="resume",
     )
     return EventSourceResponse(events, ping=settings.ping_interval_s)

@@ -52,6 +52,6 @@ async def models(tracker: TrackerDep) -> ModelsResponse:
     return ModelsResponse(
         models=[
             ModelInfo(name=name, variant=variant, adapter=adapter, workers=n)
-            for (name, variant, adapter), n in sorted(counts.items())
+            for (name, variant, adapter), n in sorted(counts.items(), key=lambda kv: str(kv[0]))
         ]
     )

@@ -38,13 +38,17 @@ async def test_a_malformed_event_lands_in_the_dlq_with_its_reason_and_bytes() ->
         await emit(br, topic, good, key="q2")
 
         assert handled == ["q2"]  # the consumer kept going after two poison messages
-        letters = [Envelope[DeadLetter].model_validate(c.args[0]).data for c in dlq.mock.call_args_list]
+        letters = [
+            Envelope[DeadLetter].model_validate(c.args[0]).data for c in dlq.mock.call_args_list
+        ]
         assert len(letters) == 2
         assert letters[0].original_topic == topic
         assert "data.question" in letters[0].error
         assert letters[0].attempts == 1
         assert letters[1].original_value == "not json at all"
-        assert reliability.dead_letters.labels("test", topic, letters[0].error_type)._value.get() >= 1
+        assert (
+            reliability.dead_letters.labels("test", topic, letters[0].error_type)._value.get() >= 1
+        )
 
 
 async def test_a_failing_handler_is_retried_then_succeeds() -> None:
@@ -62,7 +66,9 @@ async def test_a_failing_handler_is_retried_then_succeeds() -> None:
     async def dlq(event: Envelope[DeadLetter]) -> None: ...
 
     async with TestKafkaBroker(broker) as br:
-        await emit(br, topic, make_event(QueryRequested(query_id="q", question="a"), source="x"), key="q")
+        await emit(
+            br, topic, make_event(QueryRequested(query_id="q", question="a"), source="x"), key="q"
+        )
 
         assert len(calls) == 3
         dlq.mock.assert_not_called()
@@ -82,7 +88,9 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_retri
     async def dlq(event: Envelope[DeadLetter]) -> None: ...
 
     async with TestKafkaBroker(broker) as br:
-        await emit(br, topic, make_event(QueryRequested(query_id="q", question="a"), source="x"), key="q")
+        await emit(
+            br, topic, make_event(QueryRequested(query_id="q", question="a"), source="x"), key="q"
+        )
 
         assert len(calls) == 3  # the first try and two retries
         letter = Envelope[DeadLetter].model_validate(dlq.mock.call_args.args[0]).data

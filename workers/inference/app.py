@@ -107,8 +107,12 @@ async def _heartbeat(
                 started_at=started_at,
             )
             try:
-                await emit(broker, WORKER_HEARTBEAT, make_event(beat, source=settings.worker_id),
-                           key=settings.worker_id)
+                await emit(
+                    broker,
+                    WORKER_HEARTBEAT,
+                    make_event(beat, source=settings.worker_id),
+                    key=settings.worker_id,
+                )
             except Exception:
                 logger.warning("heartbeat publish failed", exc_info=True)
         await asyncio.sleep(settings.heartbeat_s)

@@ -23,7 +23,9 @@ _TURN_TOKENS = (
 _REPLACEMENT = "\ufffd"
 
 
-def stop_token_ids(tokenizer: Any, model_config: Any, generation_config: Any = None) -> frozenset[int]:
+def stop_token_ids(
+    tokenizer: Any, model_config: Any, generation_config: Any = None
+) -> frozenset[int]:
     """Return the token ids that end a generation for this tokenizer and model."""
     ids: set[int] = set()
     for source in (generation_config, model_config):

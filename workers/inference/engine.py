@@ -219,9 +219,11 @@ class GenerationEngine:
             with self._gate.use(adapter, should_stop) as entered:
                 if not entered:
                     return self._cancelled_early(prompt_ids, adapter, queued_at)
-                return (yield from self._decode_loop(
-                    prompt_ids, max_new_tokens, sampler, should_stop, adapter, queued_at
-                ))
+                return (
+                    yield from self._decode_loop(
+                        prompt_ids, max_new_tokens, sampler, should_stop, adapter, queued_at
+                    )
+                )
         finally:
             self._slots.release()
 

@@ -66,7 +66,9 @@ class InferenceService:
             history=[turn.model_dump() for turn in request.history],
             few_shot=self.few_shot and self.adapter is None,
         )
-        return apply_chat_template(self.engine.loaded.tokenizer, messages, add_generation_prompt=True)
+        return apply_chat_template(
+            self.engine.loaded.tokenizer, messages, add_generation_prompt=True
+        )
 
     async def answer(self, request: QueryRequested, sink: ReplySink) -> QueryCompleted:
         """Generate the answer, streaming coalesced chunks, then exactly one Done or Failed."""
@@ -94,7 +96,7 @@ class InferenceService:
                 temperature=params.temperature,
                 top_p=params.top_p,
                 seed=params.seed,
-                stop_event=stop,
+                cancel_event=stop,
             )
             async for delta in stream:
                 pending.append(delta.text)
@@ -106,7 +108,10 @@ class InferenceService:
                     answer.append(text)
                     await sink.send(
                         TokenChunk(
-                            query_id=request.query_id, seq=next(seq), text=text, tokens=pending_tokens
+                            query_id=request.query_id,
+                            seq=next(seq),
+                            text=text,
+                            tokens=pending_tokens,
                         )
                     )
                     pending, pending_tokens, last_flush = [], 0, now
@@ -114,12 +119,18 @@ class InferenceService:
                 text = "".join(pending)
                 answer.append(text)
                 await sink.send(
-                    TokenChunk(query_id=request.query_id, seq=next(seq), text=text, tokens=pending_tokens)
+                    TokenChunk(
+                        query_id=request.query_id, seq=next(seq), text=text, tokens=pending_tokens
+                    )
                 )
             result = stream.result
         except Exception as exc:
             logger.exception("generation failed for %s", request.query_id)
-            await sink.send(Failed(query_id=request.query_id, seq=next(seq), error=f"{type(exc).__name__}: {exc}"))
+            await sink.send(
+                Failed(
+                    query_id=request.query_id, seq=next(seq), error=f"{type(exc).__name__}: {exc}"
+                )
+            )
             return self._record(request, "".join(answer), started, error=str(exc))
         finally:
             self.cancellations.release(request.query_id)

@@ -1,0 +1,95 @@
+"""Benchmark the generation engine: time to first token and decode speed per model and dtype.
+
+Usage: python -m bench.engine_bench --models gemma3-270m smollm2-135m --dtypes float32 bfloat16
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from workers.inference.engine import GenerationEngine
+from workers.inference.models import DTYPES, load_model
+
+# Plain Portuguese prose, repeated and cut to the requested prompt length in tokens.
+_FILLER = (
+    "O ACOS mostra quanto da receita gerada pelos anúncios foi gasto com mídia. "
+    "Uma campanha que investiu R$ 500,00 e vendeu R$ 2.000,00 tem ACOS de 25%. "
+    "O ROAS é o inverso: receita dividida pelo investimento, que nesse caso dá 4. "
+    "Para reduzir o ACOS sem perder vendas, o vendedor revisa lances, negativa termos "
+    "irrelevantes e melhora fotos, título, preço e frete dos anúncios no marketplace. "
+)
+
+
+def build_prompt(engine: GenerationEngine, tokenizer: object, prompt_tokens: int) -> str:
+    """Return Portuguese text that encodes to about prompt_tokens tokens."""
+    text = _FILLER
+    while engine.count_tokens(text) < prompt_tokens:
+        text += _FILLER
+    ids = tokenizer(text, add_special_tokens=False).input_ids  # type: ignore[operator]
+    return str(tokenizer.decode(ids[: prompt_tokens - 1]))  # type: ignore[attr-defined]
+
+
+def bench_one(args: argparse.Namespace, model: str, dtype: str) -> dict[str, object]:
+    """Load one model in one dtype and time args.runs greedy generations."""
+    started = time.perf_counter()
+    loaded = load_model(model, args.cache_dir, dtype=dtype)
+    load_s = time.perf_counter() - started
+    engine = GenerationEngine(loaded)
+    prompt = build_prompt(engine, loaded.tokenizer, args.prompt_tokens)
+    for _ in range(args.warmup):
+        engine.generate(prompt, max_new_tokens=8)
+    results = [engine.generate(prompt, max_new_tokens=args.new_tokens) for _ in range(args.runs)]
+    return {
+        "model": model,
+        "dtype": dtype,
+        "load_s": load_s,
+        "prompt": results[0].prompt_tokens,
+        "new": results[0].completion_tokens,
+        "ttft": statistics.median(r.ttft_s for r in results),
+        "tps": statistics.median(r.tokens_per_s for r in results),
+        "e2e": statistics.median(r.completion_tokens / r.total_s for r in results),
+        "sample": results[0].text[:60].replace("\n", " "),
+    }
+
+
+def main() -> None:
+    """Parse options, run every model × dtype and print one table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["gemma3-270m", "smollm2-135m"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=DTYPES)
+    parser.add_argument("--prompt-tokens", type=int, default=300)
+    parser.add_argument("--new-tokens", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cache-dir", type=Path, default=Path("var/models"))
+    parser.add_argument("--show-text", action="store_true", help="print the start of each answer")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
+
+    rows = [bench_one(args, model, dtype) for model in args.models for dtype in args.dtypes]
+    header = (
+        f"{'model':<14} {'dtype':<9} {'load s':>6} {'prompt':>6} {'new':>4} "
+        f"{'TTFT p50 s':>10} {'decode tok/s p50':>16} {'e2e tok/s p50':>13}"
+    )
+    print(f"threads={args.threads} runs={args.runs} (greedy)")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row['model']:<14} {row['dtype']:<9} {row['load_s']:>6.1f} {row['prompt']:>6} "
+            f"{row['new']:>4} {row['ttft']:>10.3f} {row['tps']:>16.1f} {row['e2e']:>13.1f}"
+        )
+        if args.show_text:
+            print(f"    {row['sample']!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Validate a written dataset: record rules, duplicates, leakage, hashes, statistics."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.pipeline.benchmark import read_benchmark
+from data.pipeline.corpus import read_manifest
+from data.pipeline.minhash import DEFAULT_THRESHOLD, near_duplicates
+from data.pipeline.models import ChatRecord, InstructionRecord
+from data.pipeline.rules import Issue, check_chat, check_instruction, read_jsonl
+from data.pipeline.splits import SPLITS
+from data.pipeline.stats import balance, describe
+from data.pipeline.versioning import INSTRUCTION_DIR, METADATA_FILE, file_hashes, read_metadata
+
+logger = logging.getLogger(__name__)
+
+MIN_TRAIN_TARGET = 1000
+MIN_DISTINCT_2 = 0.3  # over original phrasings, so augmentation does not mask repetition
+
+
+@dataclass
+class ValidationReport:
+    """Errors (which fail validation), warnings and statistics of a dataset."""
+
+    errors: list[Issue] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, dict[str, object]] = field(default_factory=dict)
+    balance: dict[str, dict[str, int]] = field(default_factory=dict)
+    version: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Return True when no rule failed."""
+        return not self.errors
+
+
+def _dataset_rules(chat: dict[str, list[ChatRecord]], threshold: float) -> list[Issue]:
+    """Rules that look across records: ids, duplicates, group leakage, near-duplicates."""
+    issues: list[Issue] = []
+    seen_ids: dict[str, str] = {}
+    seen_pairs: dict[tuple[str, str], str] = {}
+    split_of: dict[str, dict[str, set[str]]] = {
+        "group_id": defaultdict(set),
+        "base_id": defaultdict(set),
+    }
+    flat = [(s, r) for s in SPLITS for r in chat[s]]
+    for split, record in flat:
+        where = f"{split}.jsonl"
+        if record.id in seen_ids:
+            issues.append(
+                Issue("duplicate-id", f"id already used in {seen_ids[record.id]}", record.id, where)
+            )
+        else:
+            seen_ids[record.id] = where
+            pair = (record.question, record.answer)
+            if pair in seen_pairs:
+                issues.append(
+                    Issue(
+                        "exact-duplicate",
+                        f"same question and answer as {seen_pairs[pair]}",
+                        record.id,
+                        where,
+                    )
+                )
+            seen_pairs.setdefault(pair, record.id)
+        split_of["group_id"][record.metadata.group_id].add(split)
+        split_of["base_id"][record.metadata.base_id].add(split)
+    for key, mapping in split_of.items():
+        for value, splits in sorted(mapping.items()):
+            if len(splits) > 1:
+                issues.append(
+                    Issue(
+                        "group-leakage",
+                        f"{key} {value} appears in {', '.join(sorted(splits))}",
+                        value,
+                    )
+                )
+    for pair in near_duplicates([r.question for _, r in flat], threshold=threshold):
+        (sa, a), (sb, b) = flat[pair.left], flat[pair.right]
+        if a.metadata.group_id != b.metadata.group_id and a.id != b.id:
+            issues.append(
+                Issue(
+                    "near-duplicate",
+                    f"question {pair.similarity:.2f} similar to {a.id} ({sa}) from another group",
+                    b.id,
+                    f"{sb}.jsonl",
+                )
+            )
+    return issues
+
+
+def _leakage_rules(
+    chat: dict[str, list[ChatRecord]], benchmark: list[tuple[str, str]], threshold: float
+) -> list[Issue]:
+    """No val, test or benchmark question may near-duplicate a training question."""
+    held = [(r.id, r.question, s) for s in ("val", "test") for r in chat[s]]
+    held += [(bid, q, "benchmark") for bid, q in benchmark]
+    train = chat["train"]
+    pairs = near_duplicates(
+        [r.question for r in train], [q for _, q, _ in held], threshold=threshold
+    )
+    return [
+        Issue(
+            "split-leakage",
+            f"question {p.similarity:.2f} similar to {held[p.right][0]} ({held[p.right][2]})",
+            train[p.left].id,
+            "train.jsonl",
+        )
+        for p in pairs
+    ]
+
+
+def _file_rules(
+    directory: Path, chat: dict[str, list[ChatRecord]], report: ValidationReport
+) -> list[Issue]:
+    """metadata.json must exist and agree with the files' counts and hashes."""
+    if not (directory / METADATA_FILE).exists():
+        return [Issue("metadata", f"{METADATA_FILE} is missing", None, str(directory))]
+    meta = read_metadata(directory)
+    report.version = str(meta.get("version"))
+    issues = []
+    hashes = file_hashes(directory)
+    for split in SPLITS:
+        info = meta.get("splits", {}).get(split, {})
+        if info.get("records") != len(chat[split]):
+            issues.append(
+                Issue(
+                    "count-mismatch",
+                    f"metadata says {info.get('records')} records, file has {len(chat[split])}",
+                    None,
+                    f"{split}.jsonl",
+                )
+            )
+        for rel, key in (
+            (f"{split}.jsonl", "sha256"),
+            (f"{INSTRUCTION_DIR}/{split}.jsonl", "instruction_sha256"),
+        ):
+            if rel in hashes and hashes[rel] != info.get(key):
+                issues.append(
+                    Issue("hash-mismatch", "sha256 differs from metadata.json", None, rel)
+                )
+    return issues
+
+
+def validate_dataset(
+    directory: Path,
+    *,
+    benchmark_dir: Path | None = None,
+    corpus_dir: Path | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> ValidationReport:
+    """Run every rule on the dataset in directory and collect errors and statistics."""
+    report = ValidationReport()
+    manifest = read_manifest(corpus_dir) if corpus_dir is not None else {}
+    chat: dict[str, list[ChatRecord]] = {}
+    for split in SPLITS:
+        chat[split] = []
+        for rel, model in (
+            (f"{split}.jsonl", ChatRecord),
+            (f"{INSTRUCTION_DIR}/{split}.jsonl", InstructionRecord),
+        ):
+            path = directory / rel
+            if not path.exists():
+                report.errors.append(Issue("missing-file", "split file not found", None, rel))
+                continue
+            records, issues = read_jsonl(path, model)
+            report.errors += issues
+            for record in records:
+                report.errors += (
+                    check_chat(record, split, rel, manifest)
+                    if model is ChatRecord
+                    else check_instruction(record, split, rel)
+                )
+            if model is ChatRecord:
+                chat[split] = records
+            else:
+                chat_ids = {r.id for r in chat[split]}
+                instr_ids = {r.id for r in records}
+                report.errors += [
+                    Issue("format-mismatch", f"id only in one of {split}.jsonl and {rel}", rid, rel)
+                    for rid in sorted(chat_ids ^ instr_ids)
+                ]
+    benchmark = []
+    if benchmark_dir is not None and benchmark_dir.is_dir():
+        benchmark = [(b.id, b.question) for b in read_benchmark(benchmark_dir)]
+    report.errors += _dataset_rules(chat, threshold)
+    report.errors += _leakage_rules(chat, benchmark, threshold)
+    report.errors += _file_rules(directory, chat, report)
+    report.counts = {s: len(chat[s]) for s in SPLITS}
+    report.stats = {s: describe(chat[s]) for s in SPLITS}
+    report.balance = balance(r for s in SPLITS for r in chat[s])
+    if report.counts["train"] < MIN_TRAIN_TARGET:
+        report.warnings.append(
+            f"train has {report.counts['train']} records, below the {MIN_TRAIN_TARGET} target"
+        )
+    for split, stats in report.stats.items():
+        if stats["records"] and float(stats["distinct_2_base_questions"]) < MIN_DISTINCT_2:
+            report.warnings.append(
+                f"{split}: low question diversity (distinct-2 of original "
+                f"questions {stats['distinct_2_base_questions']})"
+            )
+    logger.info(
+        "validated %s: %d errors, %d warnings", directory, len(report.errors), len(report.warnings)
+    )
+    return report
