@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from data.pipeline import exercise_specs as s
+from data.pipeline import exercise_profit as p
+from data.pipeline import exercise_traffic as t
 from data.pipeline.exercises import ExerciseSpec
 
 _MONEY = (
@@ -59,8 +60,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Se gastei {investimento} com anúncios patrocinados e eles faturaram {receita}, quanto "
             "deu o ACOS?",
         ),
-        s._acos_sample,
-        s._acos_solve,
+        t.acos_sample,
+        t.acos_solve,
     ),
     _spec(
         "roas",
@@ -73,8 +74,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Gastei {investimento} em anúncios e faturei {receita} com eles. Quanto voltou em "
             "vendas para cada real investido?",
         ),
-        s._acos_sample,
-        s._roas_solve,
+        t.acos_sample,
+        t.roas_solve,
     ),
     _spec(
         "tacos",
@@ -90,8 +91,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Gastei {investimento} com anúncios; as vendas pelos anúncios foram {receita_anuncios} "
             "e as orgânicas {receita_organica}. Quanto dá o TACoS?",
         ),
-        s._tacos_sample,
-        s._tacos_solve,
+        t.tacos_sample,
+        t.tacos_solve,
     ),
     _spec(
         "cpc",
@@ -104,8 +105,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Qual é o custo por clique de uma campanha que investiu {investimento} e gerou "
             "{cliques} cliques?",
         ),
-        s._cpc_sample,
-        s._cpc_solve,
+        t.cpc_sample,
+        t.cpc_solve,
     ),
     _spec(
         "cpm",
@@ -119,8 +120,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Quanto paguei por mil impressões se gastei {investimento} para o anúncio aparecer "
             "{impressoes} vezes?",
         ),
-        s._cpm_sample,
-        s._cpm_solve,
+        t.cpm_sample,
+        t.cpm_solve,
     ),
     _spec(
         "ctr",
@@ -133,8 +134,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Qual a CTR de um produto anunciado com {impressoes} impressões e {cliques} cliques "
             "no período?",
         ),
-        s._ctr_sample,
-        s._ctr_solve,
+        t.ctr_sample,
+        t.ctr_solve,
     ),
     _spec(
         "conversao",
@@ -147,8 +148,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "De {cliques} cliques no anúncio saíram {pedidos} pedidos. Quanto é isso em taxa de "
             "conversão?",
         ),
-        s._conv_sample,
-        s._conv_solve,
+        t.conv_sample,
+        t.conv_solve,
     ),
     _spec(
         "ticket_medio",
@@ -161,22 +162,22 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Qual o valor médio por pedido se a campanha gerou {pedidos} pedidos e {receita} de "
             "receita?",
         ),
-        s._ticket_sample,
-        s._ticket_solve,
+        t.ticket_sample,
+        t.ticket_solve,
     ),
     _spec(
         "margem",
         "metricas-margem-e-acos-de-equilibrio",
         _MARGIN_Q,
-        s._margin_sample,
-        lambda v: s._margin_solve(v, break_even=False),
+        p.margin_sample,
+        lambda v: p.margin_solve(v, break_even=False),
     ),
     _spec(
         "acos_equilibrio",
         "metricas-margem-e-acos-de-equilibrio",
         _BREAK_EVEN_Q,
-        s._margin_sample,
-        lambda v: s._margin_solve(v, break_even=True),
+        p.margin_sample,
+        lambda v: p.margin_solve(v, break_even=True),
     ),
     _spec(
         "roi",
@@ -191,8 +192,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Qual o retorno sobre o investimento (ROI) de {investimento} em mídia que trouxe "
             "{receita} de receita, se a margem dos produtos é {margem}?",
         ),
-        s._roi_sample,
-        s._roi_solve,
+        p.roi_sample,
+        p.roi_solve,
     ),
     _spec(
         "cpc_maximo",
@@ -207,8 +208,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Com ACOS alvo de {acos_alvo}, ticket de {ticket} e {conversao} de conversão, até "
             "quanto posso pagar por clique?",
         ),
-        s._bid_sample,
-        s._bid_solve,
+        p.bid_sample,
+        p.bid_solve,
     ),
     _spec(
         "ltv",
@@ -223,8 +224,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Qual o valor do tempo de vida do cliente com ticket de {ticket} e média de {compras} "
             "pedidos por cliente?",
         ),
-        s._ltv_sample,
-        s._ltv_solve,
+        p.ltv_sample,
+        p.ltv_solve,
     ),
     _spec(
         "cac",
@@ -239,8 +240,8 @@ SPECS: tuple[ExerciseSpec, ...] = (
             "Qual o custo de aquisição de cliente de uma ação que custou {investimento} e trouxe "
             "{novos_clientes} novos compradores?",
         ),
-        s._cac_sample,
-        s._cac_solve,
+        p.cac_sample,
+        p.cac_solve,
     ),
 )
 

@@ -17,7 +17,7 @@ from data.pipeline.text import stopword_ratios
 QUESTION_CHARS = (5, 1000)
 ANSWER_CHARS = (40, 3000)
 CONTEXT_MAX_CHARS = 1200
-PT_MIN_RATIO = 0.12  # share of Portuguese stop words in question + answer
+PT_MIN_RATIO = 0.08  # share of Portuguese stop words in question + answer
 PT_OVER_EN = 3.0  # Portuguese stop words must outnumber English ones by this factor
 
 M = TypeVar("M", bound=BaseModel)

@@ -13,6 +13,22 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 RATIOS: Mapping[str, float] = {"train": 0.8, "val": 0.1, "test": 0.1}
 
 
+def _most_needed(
+    local: dict[str, float], total: dict[str, float], weight: float, ratios: Mapping[str, float]
+) -> str:
+    """Pick the split furthest below its share in the stratum, then overall."""
+    # The global shortfall breaks ties so small strata do not all favour the same split.
+    local_size = sum(local.values()) + weight
+    global_size = sum(total.values()) + weight
+    return max(
+        SPLITS,
+        key=lambda s: (
+            round(ratios[s] * local_size - local[s], 6),
+            round(ratios[s] * global_size - total[s], 6),
+        ),
+    )
+
+
 def assign_groups(
     groups: Mapping[str, tuple[str, int]], *, seed: int, ratios: Mapping[str, float] = RATIOS
 ) -> dict[str, str]:
@@ -28,18 +44,7 @@ def assign_groups(
         local: dict[str, float] = dict.fromkeys(SPLITS, 0.0)
         for group_id in members:
             weight = groups[group_id][1]
-            local_size = sum(local.values()) + weight
-            global_size = sum(total.values()) + weight
-
-            # Fill the split furthest below its share in this stratum; the global
-            # shortfall breaks ties so small strata do not all favour the same split.
-            def need(split: str, ls: float = local_size, gs: float = global_size) -> tuple:
-                return (
-                    round(ratios[split] * ls - local[split], 6),
-                    round(ratios[split] * gs - total[split], 6),
-                )
-
-            split = max(SPLITS, key=need)
+            split = _most_needed(local, total, weight, ratios)
             assignment[group_id] = split
             local[split] += weight
             total[split] += weight

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -23,7 +24,7 @@ def distinct_n(texts: Iterable[str], n: int) -> float:
 
 def histogram(values: Sequence[int], bins: Sequence[int]) -> list[tuple[str, int]]:
     """Count values per [bins[i], bins[i+1]) bucket, the last bucket open-ended."""
-    labels = [f"{lo}-{hi - 1}" for lo, hi in zip(bins, bins[1:], strict=False)]
+    labels = [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(bins)]
     labels.append(f"{bins[-1]}+")
     counts = [0] * len(labels)
     for value in values:

@@ -5,14 +5,25 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Words that exist in both languages (a, as, do, no, me, se...) are left out of both lists
+# Words that exist in both languages (a, as, do, no, me...) are left out of both lists
 # so they do not count as evidence for either.
-PT_STOPWORDS = frozenset(
-    ["o", "os", "um", "uma", "uns", "umas", "de", "da", "das", "dos", "em", "na", "nas", "num", "numa", "por", "pelo", "pela", "pelos", "pelas", "para", "pra", "com", "sem", "sobre", "entre", "que", "quem", "qual", "quais", "quando", "onde", "como", "porque", "porquê", "mas", "ou", "e", "é", "são", "ser", "foi", "era", "está", "estão", "estar", "tem", "têm", "ter", "há", "isso", "isto", "esse", "essa", "este", "esta", "aquele", "aquela", "mais", "menos", "muito", "muita", "muitos", "muitas", "também", "já", "ainda", "não", "sim", "seu", "sua", "seus", "suas", "meu", "minha", "meus", "minhas", "nosso", "nossa", "ao", "aos", "à", "às", "pelo", "cada", "quanto", "quanta", "depois", "antes", "até", "mesmo", "sempre", "vai", "vou", "pode", "podem", "deve", "devem", "fica", "ficam", "quanto", "você", "vocês", "ele", "ela", "eles", "elas", "lhe"]
-)
-EN_STOPWORDS = frozenset(
-    ["the", "of", "and", "to", "in", "is", "are", "was", "were", "be", "been", "being", "that", "this", "these", "those", "it", "its", "with", "for", "from", "by", "on", "at", "or", "but", "not", "what", "which", "who", "when", "where", "how", "why", "you", "your", "yours", "he", "she", "they", "them", "their", "we", "our", "us", "i", "my", "will", "would", "can", "could", "should", "have", "has", "had", "does", "did", "than", "then", "there", "here", "about", "into", "over", "under", "more", "most", "some", "any", "all", "each", "very", "just", "also", "only", "such"]
-)
+_PT_WORDS = """
+o os um uma uns umas de da das dos em na nas num numa por pelo pela pelos pelas para pra
+com sem sobre entre que quem qual quais quando onde como porque porquê mas ou e é são ser
+foi era está estão estar tem têm ter há isso isto esse essa este esta aquele aquela mais
+menos muito muita muitos muitas também já ainda não sim seu sua seus suas meu minha meus
+minhas nosso nossa ao aos à às cada quanto quanta depois antes até mesmo sempre vai vou
+pode podem deve devem fica ficam você vocês ele ela eles elas lhe se nos lá bem mal só
+então assim porém pois depende qualquer outro outra outros outras essas esses estas estes
+"""
+_EN_WORDS = """
+the of and to in is are was were be been being that this these those it its with for from
+by on at or but not what which who when where how why you your yours he she they them their
+we our us i my will would can could should have has had does did than then there here
+about into over under more most some any all each very just also only such
+"""
+PT_STOPWORDS = frozenset(_PT_WORDS.split())
+EN_STOPWORDS = frozenset(_EN_WORDS.split())
 
 
 def strip_accents(text: str) -> str:

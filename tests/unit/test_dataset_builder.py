@@ -21,8 +21,12 @@ def _config(tmp_path: Path, **kw) -> BuildConfig:
     if not corpus.exists():
         write_corpus(tmp_path)
         write_benchmark(tmp_path)
-    return BuildConfig(corpus=corpus, benchmark=tmp_path / "benchmark",
-                       exercises_per_metric=kw.pop("exercises_per_metric", 8), **kw)
+    return BuildConfig(
+        corpus=corpus,
+        benchmark=tmp_path / "benchmark",
+        exercises_per_metric=kw.pop("exercises_per_metric", 8),
+        **kw,
+    )
 
 
 def _write(tmp_path: Path, name: str, **kw) -> dict:
@@ -35,16 +39,19 @@ def test_records_in_both_formats(tmp_path: Path) -> None:
     instruction = {r.id: r for s in SPLITS for r in result.instruction[s]}
     assert chat and set(instruction) == {r.id for r in chat}
     types = {r.metadata.question_type for r in chat}
-    assert types == {"concept", "how-to", "comparison", "troubleshooting", "strategy",
-                     "exercise"}
+    assert types == {"concept", "how-to", "comparison", "troubleshooting", "strategy", "exercise"}
     for record in chat:
         assert [m.role for m in record.messages] == ["system", "user", "assistant"]
         assert record.messages[0].content == SYSTEM_PROMPT
         pair = instruction[record.id]
         assert pair.instruction == record.question and pair.output == record.answer
         assert 0 < len(pair.context) <= MAX_CONTEXT_CHARS + 120
-        assert record.metadata.source_article in {"metricas-acos", "metricas-roas",
-                                                  "palavras-negativas", "problemas-acos-alto"}
+        assert record.metadata.source_article in {
+            "metricas-acos",
+            "metricas-roas",
+            "palavras-negativas",
+            "problemas-acos-alto",
+        }
     exercises = [r for r in chat if r.metadata.question_type == "exercise"]
     assert {r.metadata.source_article for r in exercises} == {"metricas-acos", "metricas-roas"}
     assert all("Resultado:" in r.answer for r in exercises)
@@ -67,11 +74,14 @@ def test_same_seed_same_hashes(tmp_path: Path) -> None:
     second = _write(tmp_path, "b", seed=5)
     for split in SPLITS:
         assert first["splits"][split]["sha256"] == second["splits"][split]["sha256"]
-        assert first["splits"][split]["instruction_sha256"] == (
-            second["splits"][split]["instruction_sha256"])
+        assert (
+            first["splits"][split]["instruction_sha256"]
+            == (second["splits"][split]["instruction_sha256"])
+        )
     assert first["version"] == second["version"]
     assert (tmp_path / "a" / "train.jsonl").read_bytes() == (
-        tmp_path / "b" / "train.jsonl").read_bytes()
+        tmp_path / "b" / "train.jsonl"
+    ).read_bytes()
 
 
 def test_different_seed_different_hashes(tmp_path: Path) -> None:
@@ -97,8 +107,11 @@ def test_written_files_round_trip(tmp_path: Path) -> None:
         assert len(lines) == meta["splits"][split]["records"]
         for line in lines:
             ChatRecord.model_validate(json.loads(line))
-        for line in (tmp_path / "datasets" / "instruction" / f"{split}.jsonl").read_text(
-                "utf-8").splitlines():
+        for line in (
+            (tmp_path / "datasets" / "instruction" / f"{split}.jsonl")
+            .read_text("utf-8")
+            .splitlines()
+        ):
             InstructionRecord.model_validate_json(line)
     assert meta["version"].startswith("ds-")
 

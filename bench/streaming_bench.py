@@ -1,0 +1,223 @@
+"""Bus overhead and concurrency of streamed answers (a benchmark, not a test).
+
+(a) the same generation in-process vs gateway → Kafka → worker → SSE: time to first token and
+    total time, p50/p95; (b) latency and aggregate tokens/s at 1, 4 and 8 concurrent streams.
+
+    python -m bench.streaming_bench --model gemma3-270m --requests 50 --max-new-tokens 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+QUESTIONS = [
+    "Explique em detalhes o que é ACOS e como calcular.",
+    "Como funciona o ROAS nos anúncios do Mercado Livre?",
+    "Quais cuidados tomar com o orçamento diário na Black Friday?",
+    "O que fazer quando o CPC sobe muito rápido?",
+    "Qual a diferença entre TACoS e ACOS?",
+]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def in_process(model: str, home: Path, n: int, max_new_tokens: int) -> dict[str, list[float]]:
+    """The generation alone: prompt building, tokenization, prefill and decode in this process."""
+    from schemas.query import QueryRequested
+    from workers.inference.engine import GenerationEngine
+    from workers.inference.models import load_model
+    from workers.inference.service import InferenceService
+
+    loaded = load_model(model, home / "models")
+    service = InferenceService(
+        engine=GenerationEngine(loaded), model_name=model, worker_id="bench",
+        coalesce_s=0.03, max_new_tokens_cap=4096, few_shot=True,
+    )
+    ttft, total, tokens = [], [], []
+    for i in range(n + 2):
+        request = QueryRequested(query_id=f"b{i}", question=QUESTIONS[i % len(QUESTIONS)])
+        started = time.perf_counter()
+        first = None
+        stream = service.engine.generate_stream(
+            service.prompt_for(request), max_new_tokens=max_new_tokens
+        )
+        for _ in stream:
+            first = first or time.perf_counter()
+        end = time.perf_counter()
+        if i < 2:
+            continue  # warm-up
+        assert stream.result is not None and first is not None
+        ttft.append((first - started) * 1000)
+        total.append((end - started) * 1000)
+        tokens.append(stream.result.completion_tokens)
+    del service, loaded
+    gc.collect()
+    return {"ttft_ms": ttft, "total_ms": total, "tokens": tokens}
+
+
+async def one_stream(client: httpx.AsyncClient, base: str, question: str, max_new_tokens: int):
+    body = {"question": question, "max_new_tokens": max_new_tokens}
+    started = time.perf_counter()
+    first = None
+    tokens = 0
+    async with client.stream("POST", f"{base}/api/v1/query/stream", json=body) as response:
+        response.raise_for_status()
+        event = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "token":
+                first = first or time.perf_counter()
+            elif line.startswith("data:") and event == "done":
+                tokens = json.loads(line[5:])["usage"]["completion_tokens"]
+            elif line.startswith("data:") and event == "error":
+                raise RuntimeError(line)
+    end = time.perf_counter()
+    return ((first or end) - started) * 1000, (end - started) * 1000, tokens
+
+
+async def through_bus(base: str, n: int, max_new_tokens: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"ttft_ms": [], "total_ms": [], "tokens": []}
+    async with httpx.AsyncClient(timeout=300) as client:
+        for i in range(n + 2):
+            ttft, total, tokens = await one_stream(
+                client, base, QUESTIONS[i % len(QUESTIONS)], max_new_tokens
+            )
+            if i >= 2:
+                out["ttft_ms"].append(ttft)
+                out["total_ms"].append(total)
+                out["tokens"].append(tokens)
+    return out
+
+
+async def concurrent(base: str, users: int, rounds: int, max_new_tokens: int) -> dict[str, float]:
+    latencies: list[float] = []
+    ttfts: list[float] = []
+    tokens = 0
+
+    async def user(u: int) -> None:
+        nonlocal tokens
+        async with httpx.AsyncClient(timeout=600) as client:
+            for r in range(rounds):
+                q = QUESTIONS[(u + r) % len(QUESTIONS)]
+                ttft, total, n = await one_stream(client, base, q, max_new_tokens)
+                ttfts.append(ttft)
+                latencies.append(total)
+                tokens += n
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user(u) for u in range(users)))
+    wall = time.perf_counter() - started
+    return {
+        "users": users,
+        "requests": len(latencies),
+        "ttft_p50": pct(ttfts, 50),
+        "ttft_p95": pct(ttfts, 95),
+        "lat_p50": pct(latencies, 50),
+        "lat_p95": pct(latencies, 95),
+        "tok_s": tokens / wall,
+    }
+
+
+def start_system(
+    model: str, home: Path, port: int, logs: Path
+) -> tuple[list[subprocess.Popen], str, float]:
+    from events.embedded import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MELANCIA_")}
+    env.update(MELANCIA_BASE_MODEL=model, MELANCIA_HOME=str(home), MELANCIA_PORT=str(port),
+               MELANCIA_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}", MELANCIA_LOG_LEVEL="WARNING")
+    broker_port = env["MELANCIA_KAFKA_BOOTSTRAP"].rsplit(":", 1)[1]
+    log = (logs / "system.log").open("wb")
+    started = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-m", "melancia", "broker", "--port", broker_port],
+                              env=env, stdout=log, stderr=log)]
+    time.sleep(0.3)
+    for args in (["gateway"], ["worker", "inference"]):
+        procs.append(subprocess.Popen([sys.executable, "-m", "melancia", *args], env=env,
+                                      stdout=log, stderr=log))
+    base = f"http://127.0.0.1:{port}"
+    while time.perf_counter() - started < 300:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return procs, base, time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("system did not become healthy; see " + str(logs / "system.log"))
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in reversed(procs):
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def row(name: str, d: dict[str, list[float]]) -> str:
+    tok_s = sum(d["tokens"]) / (sum(d["total_ms"]) / 1000)
+    return (f"| {name} | {pct(d['ttft_ms'], 50):.0f} | {pct(d['ttft_ms'], 95):.0f} | "
+            f"{pct(d['total_ms'], 50):.0f} | {pct(d['total_ms'], 95):.0f} | "
+            f"{statistics.mean(d['tokens']):.1f} | {tok_s:.1f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", default="gemma3-270m")
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--concurrency", default="1,4,8")
+    parser.add_argument("--rounds", type=int, default=2, help="requests per user per level")
+    parser.add_argument("--home", default=os.environ.get("MELANCIA_HOME", "var"))
+    args = parser.parse_args()
+    home = Path(args.home).resolve()
+    from events.embedded import free_port
+
+    print(f"model={args.model} requests={args.requests} max_new_tokens={args.max_new_tokens} "
+          f"cores={os.cpu_count()}", flush=True)
+    local = in_process(args.model, home, args.requests, args.max_new_tokens)
+    with tempfile.TemporaryDirectory() as logs:
+        procs, base, ready_s = start_system(args.model, home, free_port(), Path(logs))
+        try:
+            bus = asyncio.run(through_bus(base, args.requests, args.max_new_tokens))
+            levels = [asyncio.run(concurrent(base, int(u), args.rounds, args.max_new_tokens))
+                      for u in args.concurrency.split(",")]
+        finally:
+            stop(procs)
+    print(f"\nsystem healthy {ready_s:.1f} s after start (broker + gateway + worker, cached model)")
+    print("\n(a) bus overhead, sequential requests")
+    print("| path | TTFT p50 ms | TTFT p95 ms | total p50 ms | total p95 ms | tokens | tok/s |")
+    print("|---|---|---|---|---|---|---|")
+    print(row("in-process", local))
+    print(row("gateway→Kafka→worker→SSE", bus))
+    d50 = pct(bus["ttft_ms"], 50) - pct(local["ttft_ms"], 50)
+    d95 = pct(bus["ttft_ms"], 95) - pct(local["ttft_ms"], 95)
+    ratio = (sum(bus["tokens"]) / sum(bus["total_ms"])) / (sum(local["tokens"]) / sum(local["total_ms"]))
+    print(f"\nTTFT overhead: p50 {d50:+.1f} ms, p95 {d95:+.1f} ms; bus/in-process tok/s = {ratio:.3f}")
+    print("\n(b) concurrent streams")
+    print("| users | requests | TTFT p50 ms | TTFT p95 ms | latency p50 ms | latency p95 ms | aggregate tok/s |")
+    print("|---|---|---|---|---|---|---|")
+    for lv in levels:
+        print(f"| {lv['users']} | {lv['requests']} | {lv['ttft_p50']:.0f} | {lv['ttft_p95']:.0f} | "
+              f"{lv['lat_p50']:.0f} | {lv['lat_p95']:.0f} | {lv['tok_s']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
