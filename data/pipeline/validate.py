@@ -8,13 +8,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.pipeline.benchmark import read_benchmark
-from data.pipeline.corpus import read_manifest
+from data.pipeline.corpus import CorpusError, corpus_hash, read_corpus, read_manifest
 from data.pipeline.minhash import DEFAULT_THRESHOLD, near_duplicates
 from data.pipeline.models import ChatRecord, InstructionRecord
 from data.pipeline.rules import Issue, check_chat, check_instruction, read_jsonl
 from data.pipeline.splits import SPLITS
 from data.pipeline.stats import balance, describe
-from data.pipeline.versioning import INSTRUCTION_DIR, METADATA_FILE, file_hashes, read_metadata
+from data.pipeline.versioning import (
+    INSTRUCTION_DIR,
+    METADATA_FILE,
+    dataset_version_id,
+    file_hashes,
+    output_hash,
+    read_metadata,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +151,32 @@ def _file_rules(
                 issues.append(
                     Issue("hash-mismatch", "sha256 differs from metadata.json", None, rel)
                 )
+    corpus_hash = str(meta.get("corpus", {}).get("hash", ""))
+    expected = dataset_version_id(corpus_hash, output_hash(hashes))
+    if not issues and meta.get("version") != expected:
+        issues.append(
+            Issue(
+                "version-mismatch",
+                f"version {meta.get('version')} != {expected}",
+                None,
+                METADATA_FILE,
+            )
+        )
     return issues
+
+
+def _stale_warning(directory: Path, corpus_dir: Path) -> list[str]:
+    """Warn when the corpus changed after the dataset was built."""
+    if not (directory / METADATA_FILE).exists():
+        return []
+    try:
+        current = corpus_hash(read_corpus(corpus_dir))
+    except CorpusError as exc:
+        return [f"corpus not readable, staleness not checked: {exc}"]
+    built = read_metadata(directory).get("corpus", {}).get("hash")
+    if current != built:
+        return ["corpus changed since this dataset was built; run `melancia dataset build`"]
+    return []
 
 
 def validate_dataset(
@@ -191,6 +223,8 @@ def validate_dataset(
     report.errors += _dataset_rules(chat, threshold)
     report.errors += _leakage_rules(chat, benchmark, threshold)
     report.errors += _file_rules(directory, chat, report)
+    if corpus_dir is not None and corpus_dir.is_dir():
+        report.warnings += _stale_warning(directory, corpus_dir)
     report.counts = {s: len(chat[s]) for s in SPLITS}
     report.stats = {s: describe(chat[s]) for s in SPLITS}
     report.balance = balance(r for s in SPLITS for r in chat[s])
