@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
@@ -15,18 +15,26 @@ class BusSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MELANCIA_KAFKA_", extra="ignore")
 
-    bootstrap: str | None = None
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: str | None = None
-    ssl_certfile: str | None = None
-    ssl_keyfile: str | None = None
-    client_id: str = "melancia"
-    max_retries: int = 3
-    retry_backoff_s: float = 0.5
-    dedup_window: int = 100_000
+    bootstrap: str | None = Field(
+        default=None, description="Kafka bootstrap servers; unset: the embedded broker"
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol"
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (SASL_* protocols)"
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password (secret)")
+    ssl_cafile: str | None = Field(default=None, description="CA bundle for SSL")
+    ssl_certfile: str | None = Field(default=None, description="client certificate (mTLS)")
+    ssl_keyfile: str | None = Field(default=None, description="client key (mTLS)")
+    client_id: str = Field(default="melancia", description="Kafka client id prefix")
+    max_retries: int = Field(default=3, ge=0, description="handler retries before dead-lettering")
+    retry_backoff_s: float = Field(default=0.5, ge=0, description="first retry delay; doubles")
+    dedup_window: int = Field(
+        default=100_000, ge=1, description="event ids remembered for idempotency"
+    )
 
     @property
     def servers(self) -> str:

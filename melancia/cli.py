@@ -83,6 +83,16 @@ def _models_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> int:
+    from melancia.config_doc import markdown, sync_readme
+
+    if args.write_readme:
+        print("README.md updated" if sync_readme() else "README.md already current")
+    else:
+        print(markdown())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="melancia", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run one worker alone")
     p.add_argument("name", choices=["inference"])
     p.set_defaults(func=_worker, service="worker")
+
+    p = sub.add_parser("config", help="print every environment variable with its default")
+    p.add_argument("--write-readme", action="store_true", help="refresh README's table")
+    p.set_defaults(func=_config, service="cli")
 
     schemas = sub.add_parser("schemas", help="the event contract").add_subparsers(
         dest="action", required=True

@@ -68,6 +68,7 @@ _NEIGHBOURS = dict(
     )
 )
 _WORD = re.compile(r"\S+")
+_PLACEHOLDER = re.compile(r"\[(?:email|cpf|cnpj|telefone)\]", re.IGNORECASE)
 
 
 def _lower_first(text: str) -> str:
@@ -131,7 +132,8 @@ def typo(text: str, rng: random.Random) -> str:
     eligible = [
         m
         for m in words
-        if len(m.group()) >= 4 and not any(c.isdigit() for c in m.group()) and "$" not in m.group()
+        if len(m.group()) >= 4
+        and not any(c.isdigit() or c in "$[]" for c in m.group())  # numbers, PII placeholders
     ]
     if not eligible:
         return strip_accents(text).lower()
@@ -164,7 +166,8 @@ def phrasings(question: str, count: int, rng: random.Random) -> list[tuple[str, 
     for style in order * 2:  # a second pass retries styles whose output collided
         if len(out) >= count:
             break
-        text = TRANSFORMS[style](question, rng).strip()
+        text = _PLACEHOLDER.sub(lambda m: m.group().upper(), TRANSFORMS[style](question, rng))
+        text = text.strip()
         if text and text not in seen:
             seen.add(text)
             out.append((style, text))

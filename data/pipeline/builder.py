@@ -171,5 +171,5 @@ def build_dataset(config: BuildConfig, *, paraphraser: Paraphraser | None = None
         dropped_duplicates=duplicates,
         dropped_leaks=leaks,
         pii=report,
-        llm_used=paraphraser.enabled,
+        llm_used=any(i.style == "llm" for i in items),
     )

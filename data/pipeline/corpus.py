@@ -42,11 +42,13 @@ def parse_article(path: Path) -> Article:
     fields["tags"] = meta.get("tags") or []
     fields["related"] = meta.get("related") or []
     try:
-        article = Article(
-            **fields,
-            body=match.group(2).strip(),
-            path=path,
-            content_hash=hashlib.sha256(raw).hexdigest(),
+        article = Article.model_validate(
+            {
+                **fields,
+                "body": match.group(2).strip(),
+                "path": path,
+                "content_hash": hashlib.sha256(raw).hexdigest(),
+            }
         )
     except ValidationError as exc:
         raise CorpusError(f"{path}: {exc}") from exc

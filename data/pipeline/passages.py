@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from data.pipeline.models import Article
@@ -82,7 +82,7 @@ def best_passage(
     df = Counter(w for doc in docs for w in set(doc))
     idf = {w: math.log((1 + len(docs)) / (1 + n)) + 1 for w, n in df.items()}
     # The question decides; the known answer breaks ties between similar sections.
-    query = Counter()
+    query: defaultdict[str, float] = defaultdict(float)
     for w, v in _vector(question, idf).items():
         query[w] += 2 * v
     for w, v in _vector(answer, idf).items():

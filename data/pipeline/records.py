@@ -50,15 +50,18 @@ def faq_bases(article: Article) -> list[BaseQuestion]:
 
 def _metadata(item: Phrased, split: str | None) -> RecordMetadata:
     base = item.base
-    return RecordMetadata(
-        source_article=base.article_id,
-        category=base.category,
-        difficulty=base.difficulty,
-        question_type=base.question_type,
-        base_id=base.base_id,
-        group_id=base.group_id,
-        phrasing=item.style,
-        split=split,
+    # model_validate checks the split name at runtime (callers pass plain strings).
+    return RecordMetadata.model_validate(
+        {
+            "source_article": base.article_id,
+            "category": base.category,
+            "difficulty": base.difficulty,
+            "question_type": base.question_type,
+            "base_id": base.base_id,
+            "group_id": base.group_id,
+            "phrasing": item.style,
+            "split": split,
+        }
     )
 
 

@@ -64,17 +64,17 @@ def _dataset_rules(chat: dict[str, list[ChatRecord]], threshold: float) -> list[
             )
         else:
             seen_ids[record.id] = where
-            pair = (record.question, record.answer)
-            if pair in seen_pairs:
+            qa = (record.question, record.answer)
+            if qa in seen_pairs:
                 issues.append(
                     Issue(
                         "exact-duplicate",
-                        f"same question and answer as {seen_pairs[pair]}",
+                        f"same question and answer as {seen_pairs[qa]}",
                         record.id,
                         where,
                     )
                 )
-            seen_pairs.setdefault(pair, record.id)
+            seen_pairs.setdefault(qa, record.id)
         split_of["group_id"][record.metadata.group_id].add(split)
         split_of["base_id"][record.metadata.base_id].add(split)
     for key, mapping in split_of.items():
@@ -179,6 +179,33 @@ def _stale_warning(directory: Path, corpus_dir: Path) -> list[str]:
     return []
 
 
+def _load_split(
+    directory: Path, split: str, manifest: dict[str, tuple[str, str]], report: ValidationReport
+) -> list[ChatRecord]:
+    """Read one split in both formats, apply the record rules, return the chat records."""
+    chat_rel, instr_rel = f"{split}.jsonl", f"{INSTRUCTION_DIR}/{split}.jsonl"
+    chat: list[ChatRecord] = []
+    if (directory / chat_rel).exists():
+        chat, issues = read_jsonl(directory / chat_rel, ChatRecord)
+        report.errors += issues
+        for record in chat:
+            report.errors += check_chat(record, split, chat_rel, manifest)
+    else:
+        report.errors.append(Issue("missing-file", "split file not found", None, chat_rel))
+    if not (directory / instr_rel).exists():
+        report.errors.append(Issue("missing-file", "split file not found", None, instr_rel))
+        return chat
+    instruction, issues = read_jsonl(directory / instr_rel, InstructionRecord)
+    report.errors += issues
+    for item in instruction:
+        report.errors += check_instruction(item, split, instr_rel)
+    report.errors += [
+        Issue("format-mismatch", f"id only in one of {chat_rel} and {instr_rel}", rid, instr_rel)
+        for rid in sorted({r.id for r in chat} ^ {r.id for r in instruction})
+    ]
+    return chat
+
+
 def validate_dataset(
     directory: Path,
     *,
@@ -189,35 +216,8 @@ def validate_dataset(
     """Run every rule on the dataset in directory and collect errors and statistics."""
     report = ValidationReport()
     manifest = read_manifest(corpus_dir) if corpus_dir is not None else {}
-    chat: dict[str, list[ChatRecord]] = {}
-    for split in SPLITS:
-        chat[split] = []
-        for rel, model in (
-            (f"{split}.jsonl", ChatRecord),
-            (f"{INSTRUCTION_DIR}/{split}.jsonl", InstructionRecord),
-        ):
-            path = directory / rel
-            if not path.exists():
-                report.errors.append(Issue("missing-file", "split file not found", None, rel))
-                continue
-            records, issues = read_jsonl(path, model)
-            report.errors += issues
-            for record in records:
-                report.errors += (
-                    check_chat(record, split, rel, manifest)
-                    if model is ChatRecord
-                    else check_instruction(record, split, rel)
-                )
-            if model is ChatRecord:
-                chat[split] = records
-            else:
-                chat_ids = {r.id for r in chat[split]}
-                instr_ids = {r.id for r in records}
-                report.errors += [
-                    Issue("format-mismatch", f"id only in one of {split}.jsonl and {rel}", rid, rel)
-                    for rid in sorted(chat_ids ^ instr_ids)
-                ]
-    benchmark = []
+    chat = {split: _load_split(directory, split, manifest, report) for split in SPLITS}
+    benchmark: list[tuple[str, str]] = []
     if benchmark_dir is not None and benchmark_dir.is_dir():
         benchmark = [(b.id, b.question) for b in read_benchmark(benchmark_dir)]
     report.errors += _dataset_rules(chat, threshold)
@@ -233,7 +233,7 @@ def validate_dataset(
             f"train has {report.counts['train']} records, below the {MIN_TRAIN_TARGET} target"
         )
     for split, stats in report.stats.items():
-        if stats["records"] and float(stats["distinct_2_base_questions"]) < MIN_DISTINCT_2:
+        if stats["records"] and float(str(stats["distinct_2_base_questions"])) < MIN_DISTINCT_2:
             report.warnings.append(
                 f"{split}: low question diversity (distinct-2 of original "
                 f"questions {stats['distinct_2_base_questions']})"

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -127,6 +128,6 @@ def _drop_summary(dropped: list) -> dict[str, object]:
     }
 
 
-def read_metadata(directory: Path) -> dict[str, object]:
+def read_metadata(directory: Path) -> dict[str, Any]:
     """Load metadata.json of a datasets directory."""
     return json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))

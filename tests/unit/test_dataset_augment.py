@@ -50,3 +50,10 @@ def test_typos_never_touch_numbers() -> None:
         assert out != q
         assert re.findall(r"[\d.,]+\d", out) == numbers
         assert out.count("R$") == 2
+
+
+def test_pii_placeholders_survive_rewrites() -> None:
+    q = "Posso colocar o contato [EMAIL] ou [TELEFONE] na descrição do anúncio?"
+    for seed in range(30):
+        for _, text in phrasings(q, 4, random.Random(seed)):
+            assert "[EMAIL]" in text and "[TELEFONE]" in text, text

@@ -121,3 +121,34 @@ def test_phrasings_option(tmp_path: Path, phrasings: int) -> None:
     result = build_dataset(_config(tmp_path, phrasings=phrasings))
     faq = [r for s in SPLITS for r in result.chat[s] if r.metadata.question_type != "exercise"]
     assert len(faq) == phrasings * len({r.metadata.base_id for r in faq})
+
+
+def test_pii_in_the_corpus_is_scrubbed_and_reported(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    path = tmp_path / "corpus" / "palavras_chave" / "palavras-negativas.md"
+    text = path.read_text("utf-8").replace(
+        "adicione os termos que não quer atingir.",
+        "adicione os termos; dúvidas: suporte@loja.com.br ou (11) 98765-4321.",
+    )
+    path.write_text(text, "utf-8")
+    result = build_dataset(config)
+    answers = [r.answer for s in SPLITS for r in result.chat[s]]
+    assert any("[EMAIL] ou [TELEFONE]" in a for a in answers)
+    assert not any("suporte@loja" in a or "98765" in a for a in answers)
+    assert result.pii.by_kind == {"email": 1, "telefone": 1}
+    assert list(result.pii.records) == ["palavras-negativas-faq06"]
+
+
+def test_duplicate_question_across_articles_is_dropped_and_reported(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    path = tmp_path / "corpus" / "troubleshooting" / "problemas-acos-alto.md"
+    text = path.read_text("utf-8").replace(
+        "Frete caro pode aumentar o ACOS?", "Qual a diferença entre ACOS e ROAS?"
+    )
+    path.write_text(text, "utf-8")
+    result = build_dataset(config)
+    dropped = {d.base_id: d for d in result.dropped_duplicates}
+    assert set(dropped) == {"problemas-acos-alto-faq02"}
+    assert dropped["problemas-acos-alto-faq02"].matched.startswith("metricas-acos-faq04")
+    ids = {r.metadata.base_id for s in SPLITS for r in result.chat[s]}
+    assert "problemas-acos-alto-faq02" not in ids

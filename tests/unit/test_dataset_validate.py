@@ -157,3 +157,15 @@ def test_cli_validate_exit_codes(built: Path, capsys: pytest.CaptureFixture[str]
 def test_language_check_accepts_portuguese() -> None:
     assert not check_language("x", "Qual é o ACOS de uma campanha que gastou R$ 500,00?", "")
     assert check_language("x", "What is the ACOS of a campaign that spent $500?", "")
+
+
+def test_stale_corpus_warns_and_tampered_version_fails(built: Path) -> None:
+    path = built.parent / "corpus" / "metricas" / "metricas-roas.md"
+    path.write_text(path.read_text("utf-8") + "\nNovo parágrafo.\n", "utf-8")
+    report = _validate(built)
+    assert report.ok and any("corpus changed" in w for w in report.warnings)
+    meta_path = built / "metadata.json"
+    meta = json.loads(meta_path.read_text("utf-8"))
+    meta["version"] = "ds-000000000000"
+    meta_path.write_text(json.dumps(meta), "utf-8")
+    assert any("[version-mismatch]" in m for m in _messages(_validate(built)))

@@ -22,15 +22,21 @@ class InferenceSettings(BaseSettings):
     base_model: str = Field(default="gemma3-270m", description="model name, local path or hub id")
     home: Path = Field(default=Path("var"), description="state directory (caches, stores)")
     adapter_dir: Path | None = Field(default=None, description="a PEFT adapter to serve")
-    worker_id: str = Field(default_factory=_worker_id)
-    inference_concurrency: int = Field(default=2, ge=1, le=32)
-    coalesce_ms: float = Field(default=30.0, ge=0, le=500)
-    heartbeat_s: float = Field(default=2.0, gt=0)
-    torch_threads: int | None = Field(default=None, ge=1)
-    max_new_tokens_cap: int = Field(default=1024, ge=1)
-    metrics_port: int | None = Field(default=None, ge=0, le=65535)
-    few_shot: bool = True
-    session_timeout_ms: int = Field(default=6000, ge=1000)
+    worker_id: str = Field(default_factory=_worker_id, description="identity in logs and events")
+    inference_concurrency: int = Field(
+        default=2, ge=1, le=32, description="queries generated at once (consumers in the group)"
+    )
+    coalesce_ms: float = Field(default=30.0, ge=0, le=500, description="token chunking window")
+    heartbeat_s: float = Field(default=2.0, gt=0, description="worker heartbeat interval")
+    torch_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads")
+    max_new_tokens_cap: int = Field(default=1024, ge=1, description="upper bound per answer")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve /metrics on this port"
+    )
+    few_shot: bool = Field(default=True, description="few-shot prompt when no adapter is loaded")
+    session_timeout_ms: int = Field(
+        default=6000, ge=1000, description="consumer-group session timeout"
+    )
 
     @property
     def models_dir(self) -> Path:
