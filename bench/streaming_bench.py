@@ -45,8 +45,12 @@ def in_process(model: str, home: Path, n: int, max_new_tokens: int) -> dict[str,
 
     loaded = load_model(model, home / "models")
     service = InferenceService(
-        engine=GenerationEngine(loaded), model_name=model, worker_id="bench",
-        coalesce_s=0.03, max_new_tokens_cap=4096, few_shot=True,
+        engine=GenerationEngine(loaded),
+        model_name=model,
+        worker_id="bench",
+        coalesce_s=0.03,
+        max_new_tokens_cap=4096,
+        few_shot=True,
     )
     ttft, total, tokens = [], [], []
     for i in range(n + 2):
@@ -140,17 +144,31 @@ def start_system(
     from events.embedded import free_port
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MELANCIA_")}
-    env.update(MELANCIA_BASE_MODEL=model, MELANCIA_HOME=str(home), MELANCIA_PORT=str(port),
-               MELANCIA_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}", MELANCIA_LOG_LEVEL="WARNING")
+    env.update(
+        MELANCIA_BASE_MODEL=model,
+        MELANCIA_HOME=str(home),
+        MELANCIA_PORT=str(port),
+        MELANCIA_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
+        MELANCIA_LOG_LEVEL="WARNING",
+    )
     broker_port = env["MELANCIA_KAFKA_BOOTSTRAP"].rsplit(":", 1)[1]
     log = (logs / "system.log").open("wb")
     started = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "melancia", "broker", "--port", broker_port],
-                              env=env, stdout=log, stderr=log)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "melancia", "broker", "--port", broker_port],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    ]
     time.sleep(0.3)
     for args in (["gateway"], ["worker", "inference"]):
-        procs.append(subprocess.Popen([sys.executable, "-m", "melancia", *args], env=env,
-                                      stdout=log, stderr=log))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "melancia", *args], env=env, stdout=log, stderr=log
+            )
+        )
     base = f"http://127.0.0.1:{port}"
     while time.perf_counter() - started < 300:
         try:
@@ -173,9 +191,11 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 def row(name: str, d: dict[str, list[float]]) -> str:
     tok_s = sum(d["tokens"]) / (sum(d["total_ms"]) / 1000)
-    return (f"| {name} | {pct(d['ttft_ms'], 50):.0f} | {pct(d['ttft_ms'], 95):.0f} | "
-            f"{pct(d['total_ms'], 50):.0f} | {pct(d['total_ms'], 95):.0f} | "
-            f"{statistics.mean(d['tokens']):.1f} | {tok_s:.1f} |")
+    return (
+        f"| {name} | {pct(d['ttft_ms'], 50):.0f} | {pct(d['ttft_ms'], 95):.0f} | "
+        f"{pct(d['total_ms'], 50):.0f} | {pct(d['total_ms'], 95):.0f} | "
+        f"{statistics.mean(d['tokens']):.1f} | {tok_s:.1f} |"
+    )
 
 
 def main() -> None:
@@ -190,15 +210,20 @@ def main() -> None:
     home = Path(args.home).resolve()
     from events.embedded import free_port
 
-    print(f"model={args.model} requests={args.requests} max_new_tokens={args.max_new_tokens} "
-          f"cores={os.cpu_count()}", flush=True)
+    print(
+        f"model={args.model} requests={args.requests} max_new_tokens={args.max_new_tokens} "
+        f"cores={os.cpu_count()}",
+        flush=True,
+    )
     local = in_process(args.model, home, args.requests, args.max_new_tokens)
     with tempfile.TemporaryDirectory() as logs:
         procs, base, ready_s = start_system(args.model, home, free_port(), Path(logs))
         try:
             bus = asyncio.run(through_bus(base, args.requests, args.max_new_tokens))
-            levels = [asyncio.run(concurrent(base, int(u), args.rounds, args.max_new_tokens))
-                      for u in args.concurrency.split(",")]
+            levels = [
+                asyncio.run(concurrent(base, int(u), args.rounds, args.max_new_tokens))
+                for u in args.concurrency.split(",")
+            ]
         finally:
             stop(procs)
     print(f"\nsystem healthy {ready_s:.1f} s after start (broker + gateway + worker, cached model)")
@@ -209,14 +234,22 @@ def main() -> None:
     print(row("gateway→Kafka→worker→SSE", bus))
     d50 = pct(bus["ttft_ms"], 50) - pct(local["ttft_ms"], 50)
     d95 = pct(bus["ttft_ms"], 95) - pct(local["ttft_ms"], 95)
-    ratio = (sum(bus["tokens"]) / sum(bus["total_ms"])) / (sum(local["tokens"]) / sum(local["total_ms"]))
-    print(f"\nTTFT overhead: p50 {d50:+.1f} ms, p95 {d95:+.1f} ms; bus/in-process tok/s = {ratio:.3f}")
+    ratio = (sum(bus["tokens"]) / sum(bus["total_ms"])) / (
+        sum(local["tokens"]) / sum(local["total_ms"])
+    )
+    print(
+        f"\nTTFT overhead: p50 {d50:+.1f} ms, p95 {d95:+.1f} ms; bus/in-process tok/s = {ratio:.3f}"
+    )
     print("\n(b) concurrent streams")
-    print("| users | requests | TTFT p50 ms | TTFT p95 ms | latency p50 ms | latency p95 ms | aggregate tok/s |")
+    print(
+        "| users | requests | TTFT p50 ms | TTFT p95 ms | latency p50 ms | latency p95 ms | aggregate tok/s |"
+    )
     print("|---|---|---|---|---|---|---|")
     for lv in levels:
-        print(f"| {lv['users']} | {lv['requests']} | {lv['ttft_p50']:.0f} | {lv['ttft_p95']:.0f} | "
-              f"{lv['lat_p50']:.0f} | {lv['lat_p95']:.0f} | {lv['tok_s']:.1f} |")
+        print(
+            f"| {lv['users']} | {lv['requests']} | {lv['ttft_p50']:.0f} | {lv['ttft_p95']:.0f} | "
+            f"{lv['lat_p50']:.0f} | {lv['lat_p95']:.0f} | {lv['tok_s']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -34,7 +35,7 @@ def _admin(settings: BusSettings, timeout_s: float) -> AIOKafkaAdminClient:
         bootstrap_servers=settings.servers,
         client_id=f"{settings.client_id}-admin",
         request_timeout_ms=int(timeout_s * 1000),
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -71,7 +72,5 @@ async def broker_reachable(settings: BusSettings, timeout_s: float = 2.0) -> boo
     except (KafkaError, OSError, TimeoutError):
         return False
     finally:
-        try:
+        with contextlib.suppress(KafkaError, OSError, RuntimeError):
             await admin.close()
-        except (KafkaError, OSError, RuntimeError):
-            pass

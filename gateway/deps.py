@@ -14,23 +14,23 @@ from gateway.workers_seen import WorkerTracker
 
 
 def get_settings(request: Request) -> GatewaySettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_bus(request: Request) -> GatewayBus:
-    return request.app.state.bus  # type: ignore[no-any-return]
+    return request.app.state.bus
 
 
 def get_book(request: Request) -> QueryBook:
-    return request.app.state.book  # type: ignore[no-any-return]
+    return request.app.state.book
 
 
 def get_tracker(request: Request) -> WorkerTracker:
-    return request.app.state.tracker  # type: ignore[no-any-return]
+    return request.app.state.tracker
 
 
 def get_metrics(request: Request) -> GatewayMetrics:
-    return request.app.state.metrics  # type: ignore[no-any-return]
+    return request.app.state.metrics
 
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]

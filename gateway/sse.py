@@ -23,18 +23,16 @@ _background: set[asyncio.Task[None]] = set()
 
 def to_sse(reply: QueryReply) -> ServerSentEvent:
     """One reply as one SSE event; the event id is the reply's sequence number."""
-    sid = str(reply.seq)
+    body: dict[str, object]
     if isinstance(reply, TokenChunk):
-        return ServerSentEvent(
-            _json({"text": reply.text, "tokens": reply.tokens}), event="token", id=sid
-        )
-    if isinstance(reply, Started):
+        event, body = "token", {"text": reply.text, "tokens": reply.tokens}
+    elif isinstance(reply, Started):
+        event = "started"
         body = {"query_id": reply.query_id, "model": reply.model, "variant": reply.variant}
-        return ServerSentEvent(_json(body), event="started", id=sid)
-    if isinstance(reply, Sources):
-        body = {"sources": [s.model_dump() for s in reply.sources]}
-        return ServerSentEvent(_json(body), event="sources", id=sid)
-    if isinstance(reply, Done):
+    elif isinstance(reply, Sources):
+        event, body = "sources", {"sources": [s.model_dump() for s in reply.sources]}
+    elif isinstance(reply, Done):
+        event = "done"
         body = {
             "query_id": reply.query_id,
             "model": reply.model,
@@ -43,12 +41,12 @@ def to_sse(reply: QueryReply) -> ServerSentEvent:
             "cached": reply.cached,
             "usage": reply.usage.model_dump(),
         }
-        return ServerSentEvent(_json(body), event="done", id=sid)
-    assert isinstance(reply, Failed)
-    return ServerSentEvent(_json({"error": reply.error, "code": reply.code}), event="error", id=sid)
+    else:
+        event, body = "error", {"error": reply.error, "code": reply.code}
+    return ServerSentEvent(_json(body), event=event, id=str(reply.seq))
 
 
-def _json(body: object) -> str:
+def _json(body: dict[str, object]) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -39,8 +40,6 @@ class WorkerTracker:
             if remaining <= 0:
                 return False
             self._seen.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._seen.wait(), min(remaining, 0.5))
-            except TimeoutError:
-                pass
         return True

@@ -68,6 +68,6 @@ def _expected_type(cls: type[BaseModel]) -> str:
 
 def make_event(data: P, *, source: str, correlation_id: str | None = None) -> Envelope[P]:
     """Wrap a payload in a new envelope with a fresh event_id."""
-    return Envelope[type(data)](  # type: ignore[misc]
+    return Envelope[type(data)](  # type: ignore[misc,operator]
         type=data.EVENT_TYPE, source=source, correlation_id=correlation_id, data=data
     )

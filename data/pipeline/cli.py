@@ -13,7 +13,7 @@ from data.pipeline.card import render_card
 from data.pipeline.corpus import CorpusError
 from data.pipeline.paths import benchmark_dir, corpus_dir, datasets_dir
 from data.pipeline.splits import SPLITS
-from data.pipeline.stats import render_balance
+from data.pipeline.stats import render_balance, render_histogram
 from data.pipeline.validate import validate_dataset
 from data.pipeline.versioning import write_dataset
 
@@ -116,6 +116,11 @@ def run_validate(args: argparse.Namespace) -> int:
         f"train diversity: distinct-1 {train.get('distinct_1_questions')}, distinct-2 "
         f"{train.get('distinct_2_questions')} (questions)"
     )
+    for field, title in (("question_chars", "question"), ("answer_chars", "answer")):
+        rows = train.get(field)
+        if isinstance(rows, list):
+            print(f"train {title} length (chars):")
+            print(render_histogram(rows, width=30))
     for warning in report.warnings:
         print(f"warning: {warning}")
     for issue in report.errors[:MAX_PRINTED_ERRORS]:

@@ -55,7 +55,9 @@ async def test_a_query_streams_replies_to_its_reply_topic_and_logs_completion(
             for c in replies.mock.call_args_list
             if c.args[0]["data"]["kind"] == "token"
         )
-        [logged] = [Envelope[QueryCompleted].model_validate(c.args[0]) for c in log.mock.call_args_list]
+        [logged] = [
+            Envelope[QueryCompleted].model_validate(c.args[0]) for c in log.mock.call_args_list
+        ]
         assert logged.data.answer == streamed
         assert logged.data.user_id == "u1"
         assert logged.data.worker_id == "w-test"
@@ -73,7 +75,12 @@ async def test_a_cancel_that_arrives_first_stops_the_query_at_once(
 
     request = QueryRequested(query_id="q-cancel", question="Oi", params={"max_new_tokens": 500})
     async with TestKafkaBroker(broker) as br:
-        await emit(br, QUERY_CANCELLED, make_event(QueryCancelled(query_id="q-cancel"), source="t"), key="q-cancel")
+        await emit(
+            br,
+            QUERY_CANCELLED,
+            make_event(QueryCancelled(query_id="q-cancel"), source="t"),
+            key="q-cancel",
+        )
         await emit(br, QUERY_REQUESTED, make_event(request, source="t"), key="q-cancel")
         logged = Envelope[QueryCompleted].model_validate(log.mock.call_args.args[0]).data
         assert logged.finish_reason == "cancelled"

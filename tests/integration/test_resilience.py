@@ -34,7 +34,9 @@ def test_gateway_started_without_broker_is_503_then_recovers(tmp_path) -> None: 
 
         broker.start()
         # Broker up, no worker yet: still 503, and a query is refused after a bounded wait.
-        wait_until(lambda: (h := health(base)) is not None and h.json()["broker"], 60, "broker seen")
+        wait_until(
+            lambda: (h := health(base)) is not None and h.json()["broker"], 60, "broker seen"
+        )
         started = time.monotonic()
         no_worker = httpx.post(f"{base}/api/v1/query", json={"question": "Oi"}, timeout=30)
         waited = time.monotonic() - started
@@ -49,7 +51,9 @@ def test_gateway_started_without_broker_is_503_then_recovers(tmp_path) -> None: 
             service_env(bootstrap, MELANCIA_BASE_MODEL="tiny", MELANCIA_HEARTBEAT_S="1"),
         )
         wait_until(lambda: healthy(base), 120, "gateway healthy after the broker came up")
-        ok = httpx.post(f"{base}/api/v1/query", json={"question": "Oi", "max_new_tokens": 4}, timeout=60)
+        ok = httpx.post(
+            f"{base}/api/v1/query", json={"question": "Oi", "max_new_tokens": 4}, timeout=60
+        )
         assert ok.status_code == 200, ok.text
     except BaseException:
         print(fleet.logs())

@@ -20,6 +20,7 @@ from events.topics import WORKER_HEARTBEAT, all_topics
 from schemas.envelope import make_event
 from schemas.ops import WorkerHeartbeat
 from workers.inference.handlers import Runtime, register
+from workers.inference.service import InferenceService
 from workers.inference.settings import InferenceSettings
 
 logger = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def create_app(
     return app, broker, runtime
 
 
-def load_service(settings: InferenceSettings):  # type: ignore[no-untyped-def]
+def load_service(settings: InferenceSettings) -> InferenceService:
     """Load the model and wrap it in the service (runs in a thread: it takes seconds)."""
     import torch
 

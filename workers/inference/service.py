@@ -124,6 +124,8 @@ class InferenceService:
                     )
                 )
             result = stream.result
+            if result is None:
+                raise RuntimeError("generation ended without a result")
         except Exception as exc:
             logger.exception("generation failed for %s", request.query_id)
             await sink.send(

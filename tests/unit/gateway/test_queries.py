@@ -12,7 +12,10 @@ from schemas.query import Done, Started, TokenChunk
 
 def _done(seq: int) -> Done:
     return Done(
-        query_id="q", seq=seq, model="m", finish_reason="stop",
+        query_id="q",
+        seq=seq,
+        model="m",
+        finish_reason="stop",
         usage=Usage(prompt_tokens=1, completion_tokens=2, latency_ms=5),
     )
 
@@ -61,7 +64,11 @@ def test_book_never_evicts_open_queries_and_counts_them_in_flight() -> None:
 
 def _beat(worker: str, interval: float = 1.0) -> WorkerHeartbeat:
     return WorkerHeartbeat(
-        worker_id=worker, models=["m"], in_flight=0, capacity=1, interval_s=interval,
+        worker_id=worker,
+        models=["m"],
+        in_flight=0,
+        capacity=1,
+        interval_s=interval,
         started_at=datetime.now(UTC),
     )
 
