@@ -14,10 +14,10 @@ from events.settings import BusSettings
 from gateway.bus import GatewayBus
 from gateway.metrics import GatewayMetrics
 from gateway.queries import QueryBook, StreamTimeout
-from gateway.routes import query, system
 from gateway.service import GenerationFailed, Overloaded, Unavailable, UnknownModel
 from gateway.settings import GatewaySettings
 from gateway.workers_seen import WorkerTracker
+from melancia.discovery import router_modules
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ def create_app(
         summary="Retail Media Ads assistant: questions in, streamed answers out, over Kafka.",
         lifespan=lifespan,
     )
-    app.include_router(query.router)
-    app.include_router(system.router)
+    for module in router_modules():
+        app.include_router(module.router)
     _install_error_handlers(app, settings)
 
     @app.middleware("http")

@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from melancia.discovery import cli_modules, worker_names
 from melancia.logs import configure
 
 logger = logging.getLogger("melancia")
@@ -29,12 +30,14 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from melancia.up import WORKER_MODULES, run_up
+    from melancia.discovery import worker_names
+    from melancia.up import run_up
 
-    workers = args.workers.split(",") if args.workers else list(WORKER_MODULES)
-    unknown = [w for w in workers if w not in WORKER_MODULES]
+    known = worker_names()
+    workers = args.workers.split(",") if args.workers else known
+    unknown = [w for w in workers if w not in known]
     if unknown:
-        logger.error("unknown worker(s) %s; known: %s", unknown, sorted(WORKER_MODULES))
+        logger.error("unknown worker(s) %s; known: %s", unknown, known)
         return 2
     return run_up(workers=workers, replicas=args.replicas, port=args.port)
 
@@ -58,9 +61,7 @@ def _gateway(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from melancia.up import WORKER_MODULES
-
-    module = importlib.import_module(f"{WORKER_MODULES[args.name]}.app")
+    module = importlib.import_module(f"workers.{args.name}.app")
     return int(module.main())
 
 
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_gateway, service="gateway")
 
     p = sub.add_parser("worker", help="run one worker alone")
-    p.add_argument("name", choices=["inference"])
+    p.add_argument("name", choices=worker_names())
     p.set_defaults(func=_worker, service="worker")
 
     p = sub.add_parser("config", help="print every environment variable with its default")
@@ -132,11 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", help="model names (default: MELANCIA_BASE_MODEL)")
     p.set_defaults(func=_models_prepare, service="cli")
 
-    for module in ("data.pipeline.cli",):
-        try:
-            importlib.import_module(module).register(sub)
-        except ImportError as exc:
-            logger.debug("commands of %s unavailable: %s", module, exc)
+    for module in cli_modules():
+        module.register(sub)
     return parser
 
 

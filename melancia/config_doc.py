@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import inspect
+
 from pydantic_settings import BaseSettings
 
-from events.settings import BusSettings
-from gateway.settings import GatewaySettings
-from workers.inference.settings import InferenceSettings
+from melancia.discovery import settings_modules
 
-SETTINGS: dict[str, type[BaseSettings]] = {
-    "bus (every service)": BusSettings,
-    "gateway": GatewaySettings,
-    "inference worker": InferenceSettings,
-}
+
+def settings_classes() -> dict[str, type[BaseSettings]]:
+    """Every service's settings class, keyed by where it lives."""
+    found: dict[str, type[BaseSettings]] = {}
+    for module in settings_modules():
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(cls, BaseSettings)
+                and cls is not BaseSettings
+                and cls.__module__ == module.__name__
+            ):
+                found[module.__name__.removesuffix(".settings")] = cls
+    return found
+
+
 OTHER = {
     "MELANCIA_LOG_LEVEL": ("all", "INFO", "log level of every process"),
     "MELANCIA_WORKER_INDEX": ("workers", "0", "replica number set by `melancia up` (log prefix)"),
@@ -24,7 +34,7 @@ OTHER = {
 def rows() -> list[tuple[str, str, str, str]]:
     """(variable, service, default, description) for every setting."""
     out = []
-    for service, cls in SETTINGS.items():
+    for service, cls in settings_classes().items():
         prefix = str(cls.model_config.get("env_prefix", ""))
         for name, field in cls.model_fields.items():
             default = "(generated)" if field.default_factory else repr(field.default)

@@ -15,8 +15,6 @@ from events.settings import BusSettings
 
 logger = logging.getLogger(__name__)
 
-WORKER_MODULES: dict[str, str] = {"inference": "workers.inference"}
-
 
 class Supervisor:
     """Starts child processes, forwards one log stream, stops them all on exit or signal."""
