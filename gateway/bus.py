@@ -20,6 +20,7 @@ from events.settings import BusSettings
 from events.topics import WORKER_HEARTBEAT, all_topics, reply_topic
 from gateway.queries import QueryBook
 from gateway.workers_seen import WorkerTracker
+from melancia.discovery import router_modules
 from schemas.envelope import Envelope
 from schemas.ops import WorkerHeartbeat
 from schemas.query import QueryReply
@@ -44,6 +45,7 @@ class GatewayBus:
         registry: CollectorRegistry,
         retry_s: float,
         health_cache_s: float,
+        state: Any = None,
     ) -> None:
         self.settings = bus
         self.instance = instance
@@ -52,6 +54,7 @@ class GatewayBus:
         self.registry = registry
         self.retry_s = retry_s
         self.health_cache_s = health_cache_s
+        self.state = state
         self.broker: KafkaBroker | None = None
         self._connector: asyncio.Task[None] | None = None
         self._health: tuple[float, bool] = (0.0, False)
@@ -108,6 +111,10 @@ class GatewayBus:
         async def on_heartbeat(event: Envelope[WorkerHeartbeat]) -> None:
             tracker.see(event.data, event.time)
 
+        # Route modules that follow other topics (training progress, say) add their own.
+        for module in router_modules():
+            if hasattr(module, "subscribe"):
+                module.subscribe(broker, self.state)
         return broker
 
     async def publish(self, topic: str, event: Envelope[Any], *, key: str) -> None:

@@ -42,6 +42,7 @@ def create_app(
             registry=metrics.registry,
             retry_s=settings.connect_retry_s,
             health_cache_s=settings.health_cache_s,
+            state=app.state,
         )
         app.state.settings, app.state.metrics = settings, metrics
         app.state.book, app.state.tracker, app.state.bus = book, tracker, bus
