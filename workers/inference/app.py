@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
+from aiokafka.errors import KafkaError
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry, start_http_server
@@ -114,8 +115,9 @@ async def _heartbeat(
                     make_event(beat, source=settings.worker_id),
                     key=settings.worker_id,
                 )
-            except Exception:
-                logger.warning("heartbeat publish failed", exc_info=True)
+            except (KafkaError, OSError) as exc:
+                # A missed beat only makes gateways wait; the next one may get through.
+                logger.warning("heartbeat publish failed: %s", exc)
         await asyncio.sleep(settings.heartbeat_s)
 
 

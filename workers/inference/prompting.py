@@ -35,6 +35,9 @@ CHAT_TEMPLATE = (
 )
 TEMPLATE_VERSION = hashlib.sha256(CHAT_TEMPLATE.encode("utf-8")).hexdigest()[:12]
 
+# Gemma 3 base never learned the turn tokens: measured here, it answers the few-shot prompt
+# when questions carry this label and rambles past the question without it.
+QUESTION_LABEL = "Pergunta: "
 # Short, correct worked examples in the house style (formula, substitution, result in pt-BR
 # number format) so the base model imitates answers before a fine-tuned adapter exists.
 FEW_SHOT: tuple[tuple[str, str], ...] = (
@@ -59,7 +62,7 @@ FEW_SHOT: tuple[tuple[str, str], ...] = (
     ),
 )
 PROMPT_VERSION = hashlib.sha256(
-    json.dumps([TEMPLATE_VERSION, SYSTEM_PROMPT, FEW_SHOT]).encode("utf-8")
+    json.dumps([TEMPLATE_VERSION, SYSTEM_PROMPT, QUESTION_LABEL, FEW_SHOT]).encode("utf-8")
 ).hexdigest()[:12]
 
 _ROLES = ("user", "assistant")
@@ -80,28 +83,29 @@ def build_messages(
     if few_shot:
         for asked, answered in FEW_SHOT:
             messages += [
-                {"role": "user", "content": asked},
+                {"role": "user", "content": QUESTION_LABEL + asked},
                 {"role": "assistant", "content": answered},
             ]
     for turn in history or []:
         if turn.get("role") not in _ROLES:
             raise ValueError(f"history roles must be user or assistant, got {turn.get('role')!r}")
         messages.append({"role": turn["role"], "content": turn["content"]})
-    messages.append({"role": "user", "content": _user_turn(question, context)})
+    messages.append({"role": "user", "content": _user_turn(question, context, few_shot)})
     return messages
 
 
-def _user_turn(question: str, context: list[str] | None) -> str:
+def _user_turn(question: str, context: list[str] | None, labeled: bool) -> str:
     passages = [p.strip() for p in context or [] if p.strip()]
-    if not passages:
-        # Same shape as the training records (the bare question), so adapters see what they learned.
-        return question
-    numbered = "\n".join(f"[{i}] {passage}" for i, passage in enumerate(passages, start=1))
-    return (
-        f"Contexto:\n{numbered}\n\n"
-        "Use o contexto acima quando ele for relevante.\n\n"
-        f"Pergunta: {question}"
-    )
+    if passages:
+        numbered = "\n".join(f"[{i}] {passage}" for i, passage in enumerate(passages, start=1))
+        return (
+            f"Contexto:\n{numbered}\n\n"
+            "Use o contexto acima quando ele for relevante.\n\n"
+            f"{QUESTION_LABEL}{question}"
+        )
+    # Without few-shot (an adapter is serving) the turn is the bare question, the same shape
+    # as the training records; the few-shot examples label it like their own questions.
+    return QUESTION_LABEL + question if labeled else question
 
 
 def ensure_chat_template(tokenizer: Any) -> Any:
