@@ -23,11 +23,18 @@ class _Failed:
     error: BaseException
 
 
+class _Outcome:
+    """Where the worker thread leaves the result, readable even after the consumer left."""
+
+    result: GenerationResult | None = None
+
+
 def _pump(
     stream: GenerationStream,
     loop: asyncio.AbstractEventLoop,
     queue: asyncio.Queue[Delta | _Done | _Failed],
     stop: threading.Event,
+    outcome: _Outcome,
     finished: threading.Event,
 ) -> None:
     """Run the generation in this thread and hand every item to the event loop."""
@@ -43,6 +50,7 @@ def _pump(
         with stream:
             for delta in stream:
                 put(delta)
+        outcome.result = stream.result
         put(_Done(stream.result))
     except BaseException as exc:  # handed over to the consumer, who re-raises it
         put(_Failed(exc))
@@ -53,16 +61,16 @@ def _pump(
 class AsyncGenerationStream:
     """Async iterator of deltas; cancelling the consumer stops the generation thread.
 
-    The generation starts on the first `__anext__`. `result` is set when iteration ends;
-    `finished` is set once the worker thread has returned (it stops at its next token
-    after `cancel()`, `aclose()`, cancellation of the consuming task, or `stop` being set).
+    The generation starts on the first `__anext__`. `finished` is set once the worker thread
+    has returned, and `result` from then on; the thread stops at its next token after
+    `cancel()`, `aclose()`, cancellation of the consuming task, or `stop` being set.
     """
 
     def __init__(self, stream: GenerationStream, stop: threading.Event) -> None:
         self._stream = stream
         self.stop = stop
         self.finished = threading.Event()
-        self.result: GenerationResult | None = None
+        self._outcome = _Outcome()
         self._queue: asyncio.Queue[Delta | _Done | _Failed] | None = None
         self._done = False
 
@@ -84,8 +92,12 @@ class AsyncGenerationStream:
         self._done = True
         if isinstance(item, _Failed):
             raise item.error
-        self.result = item.result
         raise StopAsyncIteration
+
+    @property
+    def result(self) -> GenerationResult | None:
+        """Return the final result once the generation thread has finished, else None."""
+        return self._outcome.result
 
     def cancel(self) -> None:
         """Ask the generation to stop at its next token."""
@@ -124,7 +136,14 @@ class AsyncGenerationStream:
         # The thread gets no reference to self, so dropping the stream triggers __del__.
         threading.Thread(
             target=_pump,
-            args=(self._stream, asyncio.get_running_loop(), queue, self.stop, self.finished),
+            args=(
+                self._stream,
+                asyncio.get_running_loop(),
+                queue,
+                self.stop,
+                self._outcome,
+                self.finished,
+            ),
             name="melancia-generate",
             daemon=True,
         ).start()

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -36,7 +35,8 @@ class GenerationEngine:
     Thread safety: weights are shared read-only and every generation owns its cache, sampler
     and decoder, so threads may generate concurrently (up to max_concurrency). PEFT's active
     adapter is model-global, so generations asking for different adapters are serialized by
-    an AdapterGate; loading or unloading an adapter waits until no generation runs.
+    an AdapterGate; loading or unloading an adapter waits until no generation runs. The gate
+    lives in the engine, so give each model object a single engine.
     """
 
     def __init__(
@@ -62,6 +62,9 @@ class GenerationEngine:
         adds_bos = bos is not None and self._tokenizer("a").input_ids[:1] == [bos]
         self._bos: int | None = bos if adds_bos else None
         self.default_adapter = loaded.adapter or BASE_ADAPTER
+        if self.adapters:
+            # PEFT state may have been left anywhere by earlier users of this model object.
+            self._activate(self.default_adapter)
         self._gate = AdapterGate(self._activate, active=self.default_adapter)
 
     @property
@@ -103,9 +106,27 @@ class GenerationEngine:
         steps = self._steps(prompt_ids, min(max_new_tokens, room), sampler, should_stop, chosen)
         return GenerationStream(steps)
 
-    def generate(self, prompt: str, *, max_new_tokens: int, **options: Any) -> GenerationResult:
+    def generate(
+        self,
+        prompt: str,
+        *,
+        max_new_tokens: int,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        should_stop: Callable[[], bool] = _never,
+        adapter: str | None = None,
+    ) -> GenerationResult:
         """Generate without streaming and return the final result."""
-        with self.generate_stream(prompt, max_new_tokens=max_new_tokens, **options) as stream:
+        with self.generate_stream(
+            prompt,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            should_stop=should_stop,
+            adapter=adapter,
+        ) as stream:
             for _ in stream:
                 pass
         assert stream.result is not None
@@ -274,7 +295,9 @@ class GenerationEngine:
                 pending = 0
             inputs = torch.tensor([[token]], dtype=torch.long)
         tail = decoder.flush(generated)
-        if tail:
+        if tail or pending:
+            # May carry no text (tokens of a character cut off by the limit): it keeps
+            # sum(delta.token_count) == completion_tokens for whoever counts tokens.
             yield Delta(tail, pending)
         decode_s = last_at - first_at
         return GenerationResult(

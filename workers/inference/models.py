@@ -128,7 +128,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
 def _fingerprint(source: str, packages: tuple[str, ...]) -> dict[str, Any]:
     import transformers
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in packages:
         try:
             versions[package] = importlib.metadata.version(package)
@@ -204,7 +204,7 @@ def load_model(
     # so prefer that copy: serving must render prompts exactly as training did.
     tokenizer_dir = adapter_dir if adapter_dir and _has_tokenizer(Path(adapter_dir)) else path
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype])
+    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype])
     if getattr(model, "hf_quantizer", None) is not None:
         clear_gguf_quantizer(model)
     adapter = None

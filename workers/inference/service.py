@@ -89,6 +89,7 @@ class InferenceService:
         pending_tokens = 0
         last_flush = started
         answer: list[str] = []
+        first_text_at: float | None = None  # user-facing: includes prompt building and queueing
         try:
             stream = self.engine.astream(
                 self.prompt_for(request),
@@ -99,6 +100,8 @@ class InferenceService:
                 cancel_event=stop,
             )
             async for delta in stream:
+                if first_text_at is None and delta.text:
+                    first_text_at = time.monotonic()
                 pending.append(delta.text)
                 pending_tokens += delta.token_count
                 now = time.monotonic()
@@ -140,7 +143,7 @@ class InferenceService:
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
             latency_ms=(time.monotonic() - started) * 1000,
-            ttft_ms=result.ttft_s * 1000 if result.ttft_s is not None else None,
+            ttft_ms=(first_text_at - started) * 1000 if first_text_at is not None else None,
             tokens_per_s=result.tokens_per_s,
         )
         await sink.send(

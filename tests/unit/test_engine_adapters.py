@@ -1,0 +1,112 @@
+"""Serving PEFT adapters: a saved LoRA round-trips, and adapters are chosen per request."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+
+from workers.inference.adapters import BASE_ADAPTER
+from workers.inference.engine import GenerationEngine
+from workers.inference.models import LoadedModel, ensure_model, load_model
+from workers.inference.prompting import CHAT_TEMPLATE, ensure_chat_template
+
+CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "models"
+PROMPT = "<start_of_turn>user\nO que é ROAS?<end_of_turn>\n<start_of_turn>model\n"
+
+
+def _make_lora(out_dir: Path, seed: int) -> torch.nn.Module:
+    """Train-free LoRA with random (non-zero) weights on the tiny model, saved to out_dir."""
+    torch.manual_seed(seed)
+    base = AutoModelForCausalLM.from_pretrained(ensure_model("tiny", CACHE_DIR))
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
+    model = get_peft_model(base, config).eval()
+    model.save_pretrained(out_dir)
+    return model
+
+
+@pytest.fixture(scope="module")
+def adapters(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, torch.nn.Module]]:
+    """Return two saved adapters and the in-memory models they came from."""
+    root = tmp_path_factory.mktemp("adapters")
+    made = {}
+    for seed, name in enumerate(("melancia-v1", "melancia-v2")):
+        made[name] = (root / name, _make_lora(root / name, seed))
+    return made
+
+
+@pytest.fixture(scope="module")
+def served(adapters) -> LoadedModel:
+    """Return the tiny model loaded with the first adapter, as the inference worker does."""
+    return load_model("tiny", CACHE_DIR, adapter_dir=adapters["melancia-v1"][0])
+
+
+def _logits(model: torch.nn.Module, tokenizer, text: str) -> torch.Tensor:
+    ids = tokenizer(text, return_tensors="pt").input_ids
+    with torch.inference_mode():
+        return model(input_ids=ids).logits
+
+
+def test_saved_adapter_reloads_with_identical_logits(adapters, served) -> None:
+    _, trained = adapters["melancia-v1"]
+
+    reloaded = _logits(served.model, served.tokenizer, PROMPT)
+    original = _logits(trained, served.tokenizer, PROMPT)
+    base = _logits(load_model("tiny", CACHE_DIR).model, served.tokenizer, PROMPT)
+
+    assert served.adapter == "melancia-v1"
+    assert torch.equal(reloaded, original)
+    assert not torch.allclose(reloaded, base)
+
+
+def test_tokenizer_saved_with_the_adapter_is_preferred(adapters, tmp_path: Path) -> None:
+    _, trained = adapters["melancia-v2"]
+    trained.save_pretrained(tmp_path)
+    ensure_chat_template(load_model("tiny", CACHE_DIR).tokenizer).save_pretrained(tmp_path)
+
+    loaded = load_model("tiny", CACHE_DIR, adapter_dir=tmp_path)
+
+    assert loaded.tokenizer.chat_template == CHAT_TEMPLATE
+
+
+def test_engine_serves_the_adapter_and_the_base_per_request(adapters, served) -> None:
+    engine = GenerationEngine(served, max_concurrency=4)
+    plain = GenerationEngine(load_model("tiny", CACHE_DIR))
+
+    with_adapter = engine.generate(PROMPT, max_new_tokens=24)
+    without = engine.generate(PROMPT, max_new_tokens=24, adapter=BASE_ADAPTER)
+
+    assert with_adapter.adapter == "melancia-v1" and without.adapter is None
+    assert without.text == plain.generate(PROMPT, max_new_tokens=24).text
+    assert with_adapter.text != without.text
+
+
+def test_resident_adapters_can_be_mixed_across_threads(adapters, served) -> None:
+    engine = GenerationEngine(served, max_concurrency=4)
+    engine.load_adapter("melancia-v2", adapters["melancia-v2"][0])
+    choices = ["melancia-v1", "melancia-v2", BASE_ADAPTER] * 3
+    expected = {c: engine.generate(PROMPT, max_new_tokens=24, adapter=c).text for c in set(choices)}
+
+    with ThreadPoolExecutor(max_workers=len(choices)) as pool:
+        texts = list(
+            pool.map(lambda c: engine.generate(PROMPT, max_new_tokens=24, adapter=c).text, choices)
+        )
+
+    assert texts == [expected[c] for c in choices]
+    assert len(set(expected.values())) == 3
+    engine.unload_adapter("melancia-v2")
+    assert engine.adapters == ["melancia-v1"]
+    engine.generate(PROMPT, max_new_tokens=4, adapter="melancia-v1")
+
+
+def test_unknown_adapter_is_rejected_before_generating(served) -> None:
+    engine = GenerationEngine(served)
+
+    with pytest.raises(KeyError, match="not loaded"):
+        engine.generate_stream(PROMPT, max_new_tokens=4, adapter="nope")
