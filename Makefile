@@ -70,7 +70,7 @@ coverage: setup  ## every test layer under coverage (workers/gateway subprocesse
 
 check-monitoring: setup  ## promtool on monitoring/ (skipped without promtool), then the catalogue test
 	@if command -v promtool >/dev/null; then \
-		promtool check config monitoring/prometheus/prometheus.yml && \
+		promtool check config monitoring/prometheus/prometheus.yml monitoring/prometheus/prometheus.local.yml && \
 		promtool check rules monitoring/prometheus/rules/*.yml && \
 		promtool test rules monitoring/prometheus/tests/*.yml; \
 	else echo "promtool not found: skipping (Debian: apt-get install prometheus)"; fi

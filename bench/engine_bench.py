@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from workers.inference.engine import GenerationEngine
-from workers.inference.models import DTYPES, load_model
+from workers.inference.models import DTYPES, LoadedModel, load_model
+from workers.inference.prompting import apply_chat_template, build_messages, shared_prefix
 
 # Plain Portuguese prose, repeated and cut to the requested prompt length in tokens.
 _FILLER = (
@@ -24,6 +25,7 @@ _FILLER = (
     "Para reduzir o ACOS sem perder vendas, o vendedor revisa lances, negativa termos "
     "irrelevantes e melhora fotos, título, preço e frete dos anúncios no marketplace. "
 )
+_QUESTION = "Investi R$ 800,00 em anúncios e vendi R$ 3.200,00. Qual é o meu ACOS?"
 
 
 def build_prompt(engine: GenerationEngine, tokenizer: object, prompt_tokens: int) -> str:
@@ -35,13 +37,25 @@ def build_prompt(engine: GenerationEngine, tokenizer: object, prompt_tokens: int
     return str(tokenizer.decode(ids[: prompt_tokens - 1]))  # type: ignore[attr-defined]
 
 
+def chat_prompt(loaded: LoadedModel) -> tuple[str, str]:
+    """Return the served few-shot chat prompt for one question and its shared prefix."""
+    messages = build_messages(_QUESTION)
+    prompt = apply_chat_template(loaded.tokenizer, messages, add_generation_prompt=True)
+    return prompt, shared_prefix(loaded.tokenizer, messages)
+
+
 def bench_one(args: argparse.Namespace, model: str, dtype: str) -> dict[str, object]:
     """Load one model in one dtype and time args.runs greedy generations."""
     started = time.perf_counter()
     loaded = load_model(model, args.cache_dir, dtype=dtype)
     load_s = time.perf_counter() - started
     engine = GenerationEngine(loaded)
-    prompt = build_prompt(engine, loaded.tokenizer, args.prompt_tokens)
+    if args.prompt == "chat":
+        prompt, prefix = chat_prompt(loaded)
+        if args.prefix_cache:
+            engine.cache_prefix(prefix)
+    else:
+        prompt = build_prompt(engine, loaded.tokenizer, args.prompt_tokens)
     for _ in range(args.warmup):
         engine.generate(prompt, max_new_tokens=8)
     results = [engine.generate(prompt, max_new_tokens=args.new_tokens) for _ in range(args.runs)]
@@ -50,6 +64,7 @@ def bench_one(args: argparse.Namespace, model: str, dtype: str) -> dict[str, obj
         "dtype": dtype,
         "load_s": load_s,
         "prompt": results[0].prompt_tokens,
+        "cached": results[0].cached_prompt_tokens,
         "new": results[0].completion_tokens,
         "ttft": statistics.median(r.ttft_s for r in results),
         "tps": statistics.median(r.tokens_per_s for r in results),
@@ -63,7 +78,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["gemma3-270m", "smollm2-135m"])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=DTYPES)
+    parser.add_argument(
+        "--prompt",
+        choices=["filler", "chat"],
+        default="filler",
+        help="filler: Portuguese prose of --prompt-tokens; chat: the served few-shot prompt",
+    )
     parser.add_argument("--prompt-tokens", type=int, default=300)
+    parser.add_argument(
+        "--prefix-cache", action="store_true", help="with --prompt chat, cache the shared prefix"
+    )
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
@@ -76,15 +100,16 @@ def main() -> None:
 
     rows = [bench_one(args, model, dtype) for model in args.models for dtype in args.dtypes]
     header = (
-        f"{'model':<14} {'dtype':<9} {'load s':>6} {'prompt':>6} {'new':>4} "
+        f"{'model':<14} {'dtype':<9} {'load s':>6} {'prompt':>6} {'cached':>6} {'new':>4} "
         f"{'TTFT p50 s':>10} {'decode tok/s p50':>16} {'e2e tok/s p50':>13}"
     )
-    print(f"threads={args.threads} runs={args.runs} (greedy)")
+    print(f"prompt={args.prompt} threads={args.threads} runs={args.runs} (greedy)")
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
             f"{row['model']:<14} {row['dtype']:<9} {row['load_s']:>6.1f} {row['prompt']:>6} "
+            f"{row['cached']:>6} "
             f"{row['new']:>4} {row['ttft']:>10.3f} {row['tps']:>16.1f} {row['e2e']:>13.1f}"
         )
         if args.show_text:

@@ -150,6 +150,7 @@ def start_system(
         MELANCIA_PORT=str(port),
         MELANCIA_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
         MELANCIA_LOG_LEVEL="WARNING",
+        MELANCIA_ENV="development",
     )
     broker_port = env["MELANCIA_KAFKA_BOOTSTRAP"].rsplit(":", 1)[1]
     log = (logs / "system.log").open("wb")

@@ -6,14 +6,17 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from events.settings import BusSettings
 from gateway.bus import GatewayBus
 from gateway.metrics import GatewayMetrics
 from gateway.queries import QueryBook, StreamTimeout
+from gateway.security.body_limit import BodyLimit
+from gateway.security.guard import Guard, enforce
 from gateway.service import GenerationFailed, Overloaded, Unavailable, UnknownModel
 from gateway.settings import GatewaySettings
 from gateway.workers_seen import WorkerTracker
@@ -46,6 +49,12 @@ def create_app(
         )
         app.state.settings, app.state.metrics = settings, metrics
         app.state.book, app.state.tracker, app.state.bus = book, tracker, bus
+        if settings.env == "development":
+            logger.warning(
+                "authentication is OFF: development mode on %s:%d (loopback only)",
+                settings.host,
+                settings.port,
+            )
         bus.start()
         try:
             yield
@@ -57,7 +66,19 @@ def create_app(
         version="0.1.0",
         summary="Retail Media Ads assistant: questions in, streamed answers out, over Kafka.",
         lifespan=lifespan,
+        dependencies=[Depends(enforce)],
     )
+    app.state.guard = Guard(settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-API-Key"],
+            expose_headers=["X-Query-Id", "Retry-After"],
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     for module in router_modules():
         app.include_router(module.router)
     _install_error_handlers(app, settings)

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import uuid
 
-from events.topics import QUERY_CANCELLED, QUERY_REQUESTED
+from events.topics import QUERY_CANCELLED, QUERY_COMPLETED, QUERY_REQUESTED
+from gateway import cache as answers
 from gateway.bus import BusUnavailable, GatewayBus
 from gateway.metrics import GatewayMetrics
 from gateway.queries import QueryBook, QueryStream
@@ -64,7 +65,17 @@ async def submit_query(
                 f"model {request.model!r} is not served; available: {sorted(served)}"
             )
     query_id = uuid.uuid4().hex
+    # The answer cache lives on app.state, which the bus carries for route modules.
+    cache = answers.answer_cache(bus.state)
+    key = None
+    if cache is not None and cache.enabled:
+        key = answers.cache_key(request, answers.fleet_of(tracker.alive()))
+        hit = cache.get(key) if key else None
+        if hit is not None:
+            return await _answer_from_cache(request, query_id, hit, bus=bus, book=book)
     query = book.open(query_id, request.question)
+    if cache is not None and key is not None:
+        cache.watch(key, query)
     payload = QueryRequested(
         query_id=query_id,
         question=request.question,
@@ -86,6 +97,29 @@ async def submit_query(
     except BusUnavailable as exc:
         query.fail(str(exc), "broker_unavailable")
         raise Unavailable(str(exc)) from exc
+    return query
+
+
+async def _answer_from_cache(
+    request: QueryRequest,
+    query_id: str,
+    hit: answers.CachedAnswer,
+    *,
+    bus: GatewayBus,
+    book: QueryBook,
+) -> QueryStream:
+    """Replay a cached answer and write its query-log record (no worker involved)."""
+    worker_id = f"cache@{bus.instance}"
+    query = answers.replay(book, query_id, request.question, hit, worker_id=worker_id)
+    done = query.terminal
+    assert isinstance(done, Done)
+    record = answers.log_record(request, query_id, hit, done.usage, worker_id=worker_id)
+    try:
+        event = make_event(record, source=SOURCE, correlation_id=query_id)
+        await bus.publish(QUERY_COMPLETED, event, key=query_id)
+    except BusUnavailable as exc:
+        # The answer is already there; only its log record is lost, and said so.
+        logger.warning("query-log record of cached answer %s not published: %s", query_id, exc)
     return query
 
 

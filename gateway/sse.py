@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -60,6 +61,29 @@ async def stream_events(
     route: str,
 ) -> AsyncIterator[ServerSentEvent]:
     """SSE events of a query; a client that goes away cancels the generation."""
+    replies = relay(
+        query, after_seq=after_seq, bus=bus, settings=settings, metrics=metrics, route=route
+    )
+    async with contextlib.aclosing(replies):
+        async for reply in replies:
+            yield to_sse(reply)
+
+
+async def relay(
+    query: QueryStream,
+    *,
+    after_seq: int,
+    bus: GatewayBus,
+    settings: GatewaySettings,
+    metrics: GatewayMetrics,
+    route: str,
+) -> AsyncIterator[QueryReply]:
+    """A query's replies for a streaming client, ending in exactly one terminal reply.
+
+    Records the stream metrics; a timeout becomes a terminal `error`; when the consumer
+    stops early (the client went away) the generation is cancelled after the resume grace.
+    Any wire format (MelancIA's SSE, OpenAI's chunks) is a mapping over these replies.
+    """
     started = time.monotonic()
     first = True
     try:
@@ -77,13 +101,13 @@ async def stream_events(
                 metrics.latency.labels(route).observe(time.monotonic() - started)
             elif isinstance(reply, Failed):
                 metrics.errors.labels(reply.code).inc()
-            yield to_sse(reply)
+            yield reply
     except StreamTimeout:
         metrics.errors.labels("timeout").inc()
         query.fail("no reply from the inference worker in time", "timeout")
         terminal = query.terminal
         assert terminal is not None
-        yield to_sse(terminal)
+        yield terminal
     finally:
         if query.terminal is None:
             # The client went away mid-stream: cancel unless it resumes quickly.

@@ -53,6 +53,8 @@ def _gateway(args: argparse.Namespace) -> int:
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,

@@ -18,7 +18,7 @@ import workers
 
 # Started by `melancia up` in this order; workers not listed here start after these.
 WORKER_ORDER = ("inference", "analytics", "drift", "training", "evaluation")
-CLI_PACKAGES = ("data.pipeline", "gateway", "events", "melancia")
+CLI_PACKAGES = ("data.pipeline", "gateway", "gateway.security", "events", "melancia")
 
 
 def _exists(module: str) -> bool:

@@ -5,15 +5,33 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 
-from events.embedded import EmbeddedBroker
+from events.embedded import EmbeddedBroker, free_port
 from events.settings import BusSettings
 
 logger = logging.getLogger(__name__)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# Worker n (in start order) serves /metrics on base + n, where Prometheus looks for it
+# (monitoring/prometheus/prometheus.yml); MELANCIA_METRICS_PORT, if set, moves the base.
+METRICS_BASE_PORT = 9100
+
+
+def _metrics_port(preferred: int) -> int:
+    """`preferred` when it is free on loopback, else any free port (a worker must not die of it)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            port = free_port()
+            logger.warning("metrics port %d is taken; using %d", preferred, port)
+            return port
+    return preferred
 
 
 class Supervisor:
@@ -60,6 +78,9 @@ def run_up(*, workers: Sequence[str], replicas: int, port: int | None) -> int:
     env = dict(os.environ)
     if port is not None:
         env["MELANCIA_PORT"] = str(port)
+    if "MELANCIA_ENV" not in env and env.get("MELANCIA_HOST", "127.0.0.1") in LOOPBACK:
+        env["MELANCIA_ENV"] = "development"
+        logger.warning("development mode: authentication is OFF (the gateway listens on loopback)")
     broker: EmbeddedBroker | None = None
     if not BusSettings().bootstrap:
         broker = EmbeddedBroker()
@@ -74,11 +95,18 @@ def run_up(*, workers: Sequence[str], replicas: int, port: int | None) -> int:
     code = 0
     try:
         supervisor.spawn("gateway", [sys.executable, "-m", "melancia", "gateway"], env)
+        metrics_port = int(env.get("MELANCIA_METRICS_PORT") or METRICS_BASE_PORT)
         for worker in workers:
             for i in range(replicas if worker == "inference" else 1):
-                child_env = {**env, "MELANCIA_WORKER_INDEX": str(i)}
+                child_env = {
+                    **env,
+                    "MELANCIA_WORKER_INDEX": str(i),
+                    "MELANCIA_METRICS_PORT": str(_metrics_port(metrics_port)),
+                }
+                metrics_port += 1
                 argv = [sys.executable, "-m", "melancia", "worker", worker]
                 supervisor.spawn(f"{worker}-{i}", argv, child_env)
+                logger.info("%s-%d metrics on :%s", worker, i, child_env["MELANCIA_METRICS_PORT"])
         code = supervisor.wait()
     finally:
         logger.info("stopping")

@@ -23,6 +23,9 @@ class DriftDetected(Payload):
     events_seen: int = Field(ge=0)
     model: str | None = None
     examples: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="detector-specific figures (reference vs current)"
+    )
 
 
 class DeadLetter(Payload):

@@ -130,6 +130,9 @@ class QueryCompleted(Payload):
     completion_tokens: int = Field(ge=0)
     retrieved: list[RetrievedRef] = Field(default_factory=list)
     cached: bool = False
+    out_of_scope: bool = Field(
+        default=False, description="no passage was close enough; the fixed message was sent"
+    )
     error: str | None = None
 
 

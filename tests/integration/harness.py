@@ -22,6 +22,7 @@ def service_env(bootstrap: str, **extra: str) -> dict[str, str]:
         MELANCIA_KAFKA_BOOTSTRAP=bootstrap,
         MELANCIA_HOME=str(Path(os.environ.get("MELANCIA_HOME", ROOT / "var")).resolve()),
         MELANCIA_LOG_LEVEL="INFO",
+        MELANCIA_ENV="development",
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

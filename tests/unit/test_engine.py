@@ -12,6 +12,7 @@ import pytest
 from workers.inference.decoding import IncrementalDecoder
 from workers.inference.engine import GenerationEngine, PromptTooLong
 from workers.inference.models import LoadedModel, load_model
+from workers.inference.prompting import apply_chat_template, build_messages, shared_prefix
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "models"
 PROMPT = "<start_of_turn>user\nO que é ACOS?<end_of_turn>\n<start_of_turn>model\n"
@@ -66,6 +67,21 @@ def test_a_stop_token_ends_generation(tiny) -> None:
     result = everything_stops.generate(PROMPT, max_new_tokens=10)
 
     assert (result.finish_reason, result.completion_tokens, result.text) == ("stop", 0, "")
+
+
+def test_a_cached_prefix_is_reused_with_the_same_output(tiny) -> None:
+    engine = GenerationEngine(tiny)
+    messages = build_messages("Como reduzir o ACOS?")
+    prompt = apply_chat_template(tiny.tokenizer, messages, add_generation_prompt=True)
+    expected = engine.generate(prompt, max_new_tokens=32)
+
+    cached = engine.cache_prefix(shared_prefix(tiny.tokenizer, messages))
+    result = engine.generate(prompt, max_new_tokens=32)
+
+    assert expected.cached_prompt_tokens == 0
+    assert 0 < cached == result.cached_prompt_tokens < result.prompt_tokens
+    assert result.text == expected.text
+    assert result.prompt_tokens == expected.prompt_tokens
 
 
 def test_seeded_sampling_is_reproducible(engine) -> None:

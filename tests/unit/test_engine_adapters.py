@@ -110,3 +110,39 @@ def test_unknown_adapter_is_rejected_before_generating(served) -> None:
 
     with pytest.raises(KeyError, match="not loaded"):
         engine.generate_stream(PROMPT, max_new_tokens=4, adapter="nope")
+
+
+def test_cached_prefixes_belong_to_one_adapter(served) -> None:
+    engine = GenerationEngine(served)
+    cached = engine.cache_prefix("<start_of_turn>user\n")
+
+    on_adapter = engine.generate(PROMPT, max_new_tokens=4)
+    on_base = engine.generate(PROMPT, max_new_tokens=4, adapter=BASE_ADAPTER)
+
+    assert on_adapter.cached_prompt_tokens == cached > 0
+    assert on_base.cached_prompt_tokens == 0
+
+
+def test_hot_swap_from_the_base_model_to_new_adapter_versions(adapters) -> None:
+    engine = GenerationEngine(load_model("tiny", CACHE_DIR))
+    expected = {
+        name: GenerationEngine(load_model("tiny", CACHE_DIR, adapter_dir=path))
+        .generate(PROMPT, max_new_tokens=16)
+        .text
+        for name, (path, _) in adapters.items()
+    }
+    plain = engine.generate(PROMPT, max_new_tokens=16).text
+
+    engine.load_adapter("melancia-v1", adapters["melancia-v1"][0], make_default=True)
+    first = engine.generate(PROMPT, max_new_tokens=16)
+    engine.load_adapter("melancia-v2", adapters["melancia-v2"][0], make_default=True)
+    engine.unload_adapter("melancia-v1")
+    second = engine.generate(PROMPT, max_new_tokens=16)
+
+    assert (first.adapter, first.text) == ("melancia-v1", expected["melancia-v1"])
+    assert (second.adapter, second.text) == ("melancia-v2", expected["melancia-v2"])
+    assert engine.loaded.adapter == "melancia-v2" and engine.adapters == ["melancia-v2"]
+    engine.unload_adapter("melancia-v2")
+    assert engine.loaded.adapter is None and engine.adapters == []
+    after = engine.generate(PROMPT, max_new_tokens=16)
+    assert (after.adapter, after.text) == (None, plain)

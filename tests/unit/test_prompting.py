@@ -19,6 +19,7 @@ from workers.inference.prompting import (
     apply_chat_template,
     build_messages,
     ensure_chat_template,
+    shared_prefix,
 )
 
 CHATML = (
@@ -146,3 +147,15 @@ def test_template_travels_with_a_saved_tokenizer(tokenizer, tmp_path: Path) -> N
 
 def test_template_version_hashes_the_template() -> None:
     assert hashlib.sha256(CHAT_TEMPLATE.encode()).hexdigest()[:12] == TEMPLATE_VERSION
+
+
+def test_shared_prefix_is_what_every_question_starts_with(tokenizer) -> None:
+    messages = build_messages("O que é CPC?")
+
+    prefix = shared_prefix(tokenizer, messages)
+
+    assert apply_chat_template(tokenizer, messages, add_generation_prompt=True).startswith(prefix)
+    assert prefix.endswith(f"{FEW_SHOT[-1][1]}<end_of_turn>\n<start_of_turn>user\n")
+    assert shared_prefix(tokenizer, build_messages("Outra?", context=["x"])) == prefix
+    without_examples = shared_prefix(tokenizer, build_messages("Oi?", few_shot=False))
+    assert without_examples == f"<bos><start_of_turn>user\n{SYSTEM_PROMPT}\n\n"

@@ -21,6 +21,8 @@ from events.topics import WORKER_HEARTBEAT, all_topics
 from schemas.envelope import make_event
 from schemas.ops import WorkerHeartbeat
 from workers.inference.handlers import Runtime, register
+from workers.inference.index import IndexUnavailable
+from workers.inference.retrieval import Retriever
 from workers.inference.service import InferenceService
 from workers.inference.settings import InferenceSettings
 
@@ -79,6 +81,8 @@ def load_service(settings: InferenceSettings) -> InferenceService:
     from workers.inference.models import load_model
     from workers.inference.service import InferenceService
 
+    # The index first: an unreachable Qdrant fails the start before the model loads.
+    retriever = load_retriever(settings)
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     loaded = load_model(settings.base_model, settings.models_dir, adapter_dir=settings.adapter_dir)
@@ -90,6 +94,37 @@ def load_service(settings: InferenceSettings) -> InferenceService:
         coalesce_s=settings.coalesce_ms / 1000,
         max_new_tokens_cap=settings.max_new_tokens_cap,
         few_shot=settings.few_shot,
+        retriever=retriever,
+    )
+
+
+def load_retriever(settings: InferenceSettings) -> Retriever | None:
+    """Open the index (raising IndexUnavailable with the reason) and wrap it in a Retriever."""
+    if not settings.retrieval:
+        logger.info("retrieval is off (MELANCIA_RETRIEVAL=false): answers are not grounded")
+        return None
+    from data.pipeline import load_corpus
+    from workers.inference.embedding import UseEmbedder
+    from workers.inference.index import open_index
+
+    embedder = UseEmbedder(threads=settings.embedding_threads)
+    client = open_index(
+        url=settings.qdrant_url,
+        path=settings.qdrant_dir,
+        collection=settings.qdrant_collection,
+        embedder=embedder,
+        corpus=load_corpus if settings.retrieval_auto_index else None,
+        chunk_words=settings.chunk_words,
+        chunk_overlap=settings.chunk_overlap,
+    )
+    embedder.warm_up()
+    return Retriever(
+        client,
+        settings.qdrant_collection,
+        embedder,
+        top_k=settings.retrieval_top_k,
+        min_score=settings.retrieval_min_score,
+        lexical_weight=settings.retrieval_lexical_weight,
     )
 
 
@@ -128,5 +163,9 @@ def main() -> int:
     app, _, _ = create_app(settings, registry=registry)
     if settings.metrics_port is not None:
         start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
-    asyncio.run(app.run())
+    try:
+        asyncio.run(app.run())
+    except IndexUnavailable as exc:
+        logger.error("cannot start: the retrieval index is unavailable: %s", exc)
+        return 1
     return 0

@@ -14,6 +14,7 @@ from workers.inference.adapters import BASE_ADAPTER, AdapterGate
 from workers.inference.async_stream import AsyncGenerationStream
 from workers.inference.decoding import IncrementalDecoder, TokenSampler, stop_token_ids
 from workers.inference.models import LoadedModel
+from workers.inference.prefix_cache import PrefixCache
 from workers.inference.results import Delta, FinishReason, GenerationResult, GenerationStream
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class GenerationEngine:
             # PEFT state may have been left anywhere by earlier users of this model object.
             self._activate(self.default_adapter)
         self._gate = AdapterGate(self._activate, active=self.default_adapter)
+        self._prefixes = PrefixCache()
 
     @property
     def context_length(self) -> int:
@@ -157,34 +159,75 @@ class GenerationEngine:
         )
         return AsyncGenerationStream(stream, stop)
 
-    def load_adapter(self, name: str, adapter_dir: Path) -> None:
-        """Make a PEFT adapter resident under name; waits until no generation runs."""
+    def cache_prefix(self, prefix: str, *, adapter: str | None = None) -> int:
+        """Prefill a prompt prefix shared by many requests once; return its token count.
+
+        Later prompts whose tokens start with the prefix's tokens (and use the same adapter)
+        only prefill the rest, which cuts time to first token for few-shot prompts.
+        """
+        chosen = self._resolve_adapter(adapter)
+        ids = self._encode(prefix)
+        self._acquire_slot(_never)
+        try:
+            with self._gate.use(chosen, _never), torch.inference_mode():
+                out = self._model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
+            self._prefixes.put(chosen, ids, out.past_key_values)
+        finally:
+            self._slots.release()
+        logger.info("cached a %d-token prefix for adapter %s on %s", len(ids), chosen, self.name)
+        return len(ids)
+
+    def set_default_adapter(self, name: str | None) -> None:
+        """Choose the adapter (None: the base model) for requests that name none."""
+        chosen = self._resolve_adapter(name or BASE_ADAPTER)
+        self.default_adapter = chosen
+        # LoadedModel.adapter is what callers report as "the adapter being served".
+        self.loaded.adapter = None if chosen == BASE_ADAPTER else chosen
+        logger.info("default adapter on %s is now %s", self.name, chosen)
+
+    def load_adapter(self, name: str, adapter_dir: Path, *, make_default: bool = False) -> None:
+        """Make a PEFT adapter resident under name; waits until no generation runs.
+
+        Hot swap: load the new version under a new name with make_default=True, then
+        unload_adapter the old one once its in-flight generations are done.
+        """
         from peft import PeftModel
 
         with self._gate.exclusive():
+            # Cached prefixes were computed with the old weights (a name may be reloaded).
+            self._prefixes.clear()
             if isinstance(self._model, PeftModel):
                 self._model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)
-                # load_adapter leaves the previous adapter active; the gate's record still holds.
             else:
                 self._model = PeftModel.from_pretrained(
                     self._model, str(adapter_dir), adapter_name=name, is_trainable=False
                 )
                 self._model.eval()
-                self._model.base_model.disable_adapter_layers()
-                self._gate.mark_active(BASE_ADAPTER)
+                self.loaded.model = self._model
+            # Newly wrapped layers start enabled: re-assert what the gate says is active.
+            self._activate(self._gate.active)
         logger.info("adapter %s loaded from %s on %s", name, adapter_dir, self.name)
+        if make_default:
+            self.set_default_adapter(name)
 
     def unload_adapter(self, name: str) -> None:
         """Drop a resident adapter; generations then fall back to the base model by default."""
         with self._gate.exclusive():
             if name not in self.adapters:
                 raise KeyError(f"adapter {name!r} is not loaded")
+            self._prefixes.clear()
             if self._gate.active == name:
-                self._model.base_model.disable_adapter_layers()
                 self._gate.mark_active(BASE_ADAPTER)
-            self._model.delete_adapter(name)
-            if self.default_adapter == name:
-                self.default_adapter = BASE_ADAPTER
+            if self.adapters == [name]:
+                # A PeftModel left without adapters cannot run: strip the LoRA layers instead.
+                self._model = self._model.unload()
+                self.loaded.model = self._model
+            else:
+                self._model.delete_adapter(name)
+                # PEFT picks another active adapter when the active one is deleted.
+                self._activate(self._gate.active)
+        if self.default_adapter == name:
+            self.set_default_adapter(None)
         logger.info("adapter %s unloaded from %s", name, self.name)
 
     def _resolve_adapter(self, adapter: str | None) -> str:
@@ -264,8 +307,9 @@ class GenerationEngine:
         steps = 0
         first_at = last_at = started
         finish: FinishReason = "length"
-        inputs = torch.tensor([prompt_ids], dtype=torch.long)
-        cache = None
+        hit = self._prefixes.lookup(adapter, prompt_ids)
+        cache = hit.cache if hit else None
+        inputs = torch.tensor([prompt_ids[hit.length if hit else 0 :]], dtype=torch.long)
         while steps < max_new_tokens:
             if should_stop():
                 finish = "cancelled"
@@ -310,6 +354,7 @@ class GenerationEngine:
             tokens_per_s=(steps - 1) / decode_s if steps > 1 and decode_s > 0 else 0.0,
             queued_s=started - queued_at,
             adapter=None if adapter == BASE_ADAPTER else adapter,
+            cached_prompt_tokens=hit.length if hit else 0,
         )
 
     def _cancelled_early(

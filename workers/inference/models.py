@@ -26,6 +26,15 @@ DTYPES: dict[str, torch.dtype] = {
 }
 
 
+def auto_dtype() -> str:
+    """Return "bfloat16" where the CPU computes it natively (AVX512-BF16 or AMX), else "float32"."""
+    # Without native support bf16 is emulated and slower than float32; the probes are private
+    # torch helpers, hence the getattr fallbacks.
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
+    return "bfloat16" if native else "float32"
+
+
 class ModelNotAvailable(RuntimeError):
     """The requested model cannot be found or built on this machine."""
 
@@ -193,11 +202,16 @@ def load_model(
     adapter_dir: Path | None = None,
     dtype: str = "float32",
 ) -> LoadedModel:
-    """Load a base model (converted and cached when needed) plus an optional PEFT adapter."""
+    """Load a base model (converted and cached when needed) plus an optional PEFT adapter.
+
+    dtype is "float32", "bfloat16", "float16" or "auto" (bfloat16 where the CPU has it natively).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if dtype == "auto":
+        dtype = auto_dtype()
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)} or 'auto', got {dtype!r}")
     path = ensure_model(name_or_path, cache_dir)
     started = time.perf_counter()
     # Training saves the tokenizer (with the chat template it used) next to the adapter,

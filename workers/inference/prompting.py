@@ -125,3 +125,10 @@ def apply_chat_template(
         messages, tokenize=False, add_generation_prompt=add_generation_prompt
     )
     return str(rendered)
+
+
+def shared_prefix(tokenizer: Any, messages: list[dict[str, str]]) -> str:
+    """Return the rendered prompt up to the last user turn's content: what requests share."""
+    rendered = apply_chat_template(tokenizer, messages, add_generation_prompt=True)
+    # Templates trim contents, so look for the trimmed text of the last turn.
+    return rendered[: rendered.rindex(messages[-1]["content"].strip())]

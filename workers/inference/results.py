@@ -31,6 +31,7 @@ class GenerationResult:
     tokens_per_s: float = 0.0
     queued_s: float = 0.0
     adapter: str | None = None
+    cached_prompt_tokens: int = 0
 
 
 class GenerationStream(Iterator[Delta]):

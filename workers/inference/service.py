@@ -6,6 +6,7 @@ a list in tests).
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -18,12 +19,22 @@ from schemas.query import (
     QueryCompleted,
     QueryReply,
     QueryRequested,
+    RetrievedRef,
+    Sources,
     Started,
     TokenChunk,
 )
 from workers.inference.cancellation import Cancellations
 from workers.inference.engine import GenerationEngine
 from workers.inference.prompting import apply_chat_template, build_messages
+from workers.inference.retrieval import Retrieval, Retriever
+
+# What MelancIA says instead of generating when retrieval finds nothing close to the question.
+OUT_OF_SCOPE_ANSWER = (
+    "Essa pergunta está fora do meu escopo: sou a MelancIA, especialista em Retail Media e "
+    "anúncios em marketplaces (Mercado Livre, Amazon, Shopee, Magalu). Posso ajudar com "
+    "métricas como ACOS, ROAS, TACoS e CPC, com campanhas, lances, orçamento e palavras-chave."
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +56,7 @@ class InferenceService:
         max_new_tokens_cap: int,
         few_shot: bool,
         variant: str = "default",
+        retriever: Retriever | None = None,
     ) -> None:
         self.engine = engine
         self.model_name = model_name
@@ -53,22 +65,41 @@ class InferenceService:
         self.max_new_tokens_cap = max_new_tokens_cap
         self.few_shot = few_shot
         self.variant = variant
+        self.retriever = retriever
         self.cancellations = Cancellations()
 
     @property
     def adapter(self) -> str | None:
         return self.engine.loaded.adapter
 
-    def prompt_for(self, request: QueryRequested) -> str:
+    def prompt_for(self, request: QueryRequested, context: list[str] | None = None) -> str:
         """The exact prompt text the model sees for this request."""
         messages = build_messages(
             request.question,
             history=[turn.model_dump() for turn in request.history],
+            context=context,
             few_shot=self.few_shot and self.adapter is None,
         )
         return apply_chat_template(
             self.engine.loaded.tokenizer, messages, add_generation_prompt=True
         )
+
+    def grounded_prompt(self, request: QueryRequested, retrieval: Retrieval | None) -> str:
+        """The prompt with as many retrieved passages as fit beside the answer's tokens."""
+        context = [p.text for p in retrieval.passages] if retrieval else []
+        room = self.engine.context_length - min(
+            request.params.max_new_tokens, self.max_new_tokens_cap
+        )
+        while True:
+            prompt = self.prompt_for(request, context)
+            if not context or self.engine.count_tokens(prompt) <= room:
+                return prompt
+            context = context[:-1]  # the lowest-ranked passage goes first
+
+    def retrieval_query(self, request: QueryRequested) -> str:
+        """The question, after the previous user turn so that follow-ups keep their topic."""
+        earlier = [t.content for t in request.history if t.role == "user"]
+        return f"{earlier[-1]}\n{request.question}" if earlier else request.question
 
     async def answer(self, request: QueryRequested, sink: ReplySink) -> QueryCompleted:
         """Generate the answer, streaming coalesced chunks, then exactly one Done or Failed."""
@@ -90,9 +121,24 @@ class InferenceService:
         last_flush = started
         answer: list[str] = []
         first_text_at: float | None = None  # user-facing: includes prompt building and queueing
+        retrieval: Retrieval | None = None
         try:
+            if self.retriever is not None:
+                retrieval = await asyncio.to_thread(
+                    self.retriever.search, self.retrieval_query(request)
+                )
+                shown = retrieval.passages if retrieval.in_scope else []
+                await sink.send(
+                    Sources(
+                        query_id=request.query_id,
+                        seq=next(seq),
+                        sources=[p.as_source() for p in shown],
+                    )
+                )
+                if not retrieval.in_scope:
+                    return await self._out_of_scope(request, sink, seq, started, retrieval)
             stream = self.engine.astream(
-                self.prompt_for(request),
+                self.grounded_prompt(request, retrieval),
                 max_new_tokens=min(params.max_new_tokens, self.max_new_tokens_cap),
                 temperature=params.temperature,
                 top_p=params.top_p,
@@ -136,7 +182,9 @@ class InferenceService:
                     query_id=request.query_id, seq=next(seq), error=f"{type(exc).__name__}: {exc}"
                 )
             )
-            return self._record(request, "".join(answer), started, error=str(exc))
+            return self._record(
+                request, "".join(answer), started, error=str(exc), retrieval=retrieval
+            )
         finally:
             self.cancellations.release(request.query_id)
         usage = Usage(
@@ -156,7 +204,47 @@ class InferenceService:
                 usage=usage,
             )
         )
-        return self._record(request, result.text, started, usage=usage, finish=result.finish_reason)
+        return self._record(
+            request,
+            result.text,
+            started,
+            usage=usage,
+            finish=result.finish_reason,
+            retrieval=retrieval,
+        )
+
+    async def _out_of_scope(
+        self,
+        request: QueryRequested,
+        sink: ReplySink,
+        seq: itertools.count[int],
+        started: float,
+        retrieval: Retrieval,
+    ) -> QueryCompleted:
+        """Answer the fixed out-of-scope message instead of generating one."""
+        tokens = self.engine.count_tokens(OUT_OF_SCOPE_ANSWER)
+        await sink.send(
+            TokenChunk(
+                query_id=request.query_id, seq=next(seq), text=OUT_OF_SCOPE_ANSWER, tokens=tokens
+            )
+        )
+        elapsed_ms = (time.monotonic() - started) * 1000
+        usage = Usage(
+            prompt_tokens=0, completion_tokens=tokens, latency_ms=elapsed_ms, ttft_ms=elapsed_ms
+        )
+        await sink.send(
+            Done(
+                query_id=request.query_id,
+                seq=next(seq),
+                model=self.model_name,
+                variant=self.variant,
+                finish_reason="stop",
+                usage=usage,
+            )
+        )
+        return self._record(
+            request, OUT_OF_SCOPE_ANSWER, started, usage=usage, finish="stop", retrieval=retrieval
+        )
 
     def _record(
         self,
@@ -167,6 +255,7 @@ class InferenceService:
         usage: Usage | None = None,
         finish: str = "error",
         error: str | None = None,
+        retrieval: Retrieval | None = None,
     ) -> QueryCompleted:
         return QueryCompleted(
             query_id=request.query_id,
@@ -183,5 +272,10 @@ class InferenceService:
             ttft_ms=usage.ttft_ms if usage else None,
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
+            retrieved=[
+                RetrievedRef(article_id=p.article_id, score=round(p.score, 4))
+                for p in (retrieval.passages if retrieval else [])
+            ],
+            out_of_scope=retrieval is not None and not retrieval.in_scope,
             error=error,
         )

@@ -37,7 +37,29 @@ class InferenceSettings(BaseSettings):
     session_timeout_ms: int = Field(
         default=6000, ge=1000, description="consumer-group session timeout"
     )
+    retrieval: bool = Field(default=True, description="ground answers in the corpus index")
+    qdrant_url: str | None = Field(
+        default=None, description="Qdrant server; unset: local store in MELANCIA_HOME/qdrant"
+    )
+    qdrant_collection: str = Field(default="melancia-corpus", description="index collection")
+    retrieval_top_k: int = Field(default=3, ge=1, le=10, description="articles put in the prompt")
+    retrieval_min_score: float = Field(
+        default=0.27, ge=-1, le=1, description="best cosine below this: out of scope"
+    )
+    retrieval_lexical_weight: float = Field(
+        default=0.3, ge=0, le=2, description="weight of the BM25 boost"
+    )
+    retrieval_auto_index: bool = Field(
+        default=True, description="local store: update the index from the corpus at start"
+    )
+    chunk_words: int = Field(default=120, ge=20, le=1000, description="words per passage")
+    chunk_overlap: int = Field(default=30, ge=0, le=500, description="words shared by passages")
+    embedding_threads: int = Field(default=1, ge=1, le=32, description="embedding BLAS threads")
 
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def qdrant_dir(self) -> Path:
+        return self.home / "qdrant"

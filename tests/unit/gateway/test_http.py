@@ -13,7 +13,9 @@ from gateway.settings import GatewaySettings
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    settings = GatewaySettings(max_in_flight=1, worker_wait_s=0.2, connect_retry_s=0.2)
+    settings = GatewaySettings(
+        env="development", max_in_flight=1, worker_wait_s=0.2, connect_retry_s=0.2
+    )
     unreachable = BusSettings(bootstrap=f"127.0.0.1:{free_port()}")
     with TestClient(create_app(settings, unreachable)) as test_client:
         yield test_client

@@ -1,0 +1,1 @@
+"""Who may call the gateway: API keys, JWT bearer tokens, scopes and rate limits."""

@@ -1,0 +1,72 @@
+"""The analytics sink: every topic into DuckDB, and an HTTP endpoint for the readers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
+
+from events.admin import ensure_topics
+from events.broker import build_broker
+from events.settings import BusSettings
+from events.topics import all_topics
+from workers.analytics.handlers import Runtime, register
+from workers.analytics.http import HttpEndpoint, create_http_app
+from workers.analytics.metrics import AnalyticsMetrics
+from workers.analytics.settings import AnalyticsSettings
+from workers.analytics.sink import AnalyticsSink
+from workers.analytics.store import AnalyticsStore
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: AnalyticsSettings | None = None,
+    bus: BusSettings | None = None,
+    registry: CollectorRegistry | None = None,
+    *,
+    serve_http: bool = True,
+) -> tuple[FastStream, KafkaBroker, Runtime]:
+    """Build the sink app; the store opens in the lifespan."""
+    settings = settings or AnalyticsSettings()
+    bus = bus or BusSettings()
+    registry = registry or CollectorRegistry()
+    broker, reliability = build_broker(bus, service="analytics", registry=registry)
+    runtime = Runtime()
+    register(broker, runtime, reliability, settings)
+    metrics = AnalyticsMetrics(registry)
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        store = await asyncio.to_thread(AnalyticsStore, settings.db_path)
+        logger.info("analytics store %s", settings.db_path)
+        runtime.sink = AnalyticsSink(store, metrics)
+        endpoint = None
+        if serve_http:
+            app = create_http_app(store=store, metrics=metrics, prices=settings.token_prices)
+            endpoint = HttpEndpoint(app, settings.analytics_host, settings.analytics_port)
+            await endpoint.start()
+        try:
+            yield
+        finally:
+            if endpoint is not None:
+                await endpoint.stop()
+            runtime.sink = None
+            store.close()
+
+    async def on_startup() -> None:
+        await ensure_topics(bus, all_topics())
+
+    return FastStream(broker, lifespan=lifespan, on_startup=[on_startup]), broker, runtime
+
+
+def main() -> int:
+    """Entry point of `melancia worker analytics`."""
+    app, _, _ = create_app()
+    asyncio.run(app.run())
+    return 0

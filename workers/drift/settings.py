@@ -1,0 +1,86 @@
+"""Drift worker and retrain policy settings (env prefix MELANCIA_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.training import Hyperparameters, Method
+
+SIGNALS = (
+    "latency_ms",
+    "ttft_ms",
+    "answer_tokens",
+    "retrieval_score",
+    "feedback_negative",
+    "question_embedding",
+)
+
+# A retrain that drift asks for is small on purpose: the evaluation gate decides whether it helps.
+RETRAIN_DEFAULTS = Hyperparameters(
+    rank=8, alpha=16, max_steps=60, batch_size=4, max_seq_len=256, train_limit=512, eval_steps=20
+)
+
+
+class DriftSettings(BaseSettings):
+    """What the drift worker and its retrain policy read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MELANCIA_", extra="ignore")
+
+    home: Path = Field(default=Path("var"), description="state directory (caches, stores)")
+    drift_state: Path | None = Field(
+        default=None, description="detector checkpoint; unset: HOME/drift/state.pkl"
+    )
+    drift_signals: list[str] = Field(
+        default=list(SIGNALS), description="signals to watch (JSON list)"
+    )
+    drift_reference_size: int = Field(
+        default=300, ge=20, description="events that form each signal's reference"
+    )
+    drift_window: int = Field(
+        default=100, ge=10, description="current window of the question-embedding test"
+    )
+    drift_check_every: int = Field(
+        default=10, ge=1, description="events between two question-embedding tests"
+    )
+    drift_cooldown_events: int = Field(
+        default=200, ge=0, description="events a monitor stays quiet after it fired"
+    )
+    drift_alpha: float = Field(
+        default=1e-4, gt=0, lt=1, description="family-wise alpha of the question-embedding test"
+    )
+    drift_checkpoint_every: int = Field(
+        default=500, ge=1, description="events between two checkpoints"
+    )
+    drift_checkpoint_s: float = Field(default=30.0, gt=0, description="max seconds between checkpoints")
+    drift_session_timeout_ms: int = Field(
+        default=6000, ge=1000, description="consumer-group session timeout of the drift worker"
+    )
+    drift_metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve the drift worker's /metrics on this port"
+    )
+    retrain_enabled: bool = Field(
+        default=True, description="let persistent drift request a retrain (false: only report)"
+    )
+    retrain_detections: int = Field(
+        default=3, ge=1, description="detections within the window that make drift persistent"
+    )
+    retrain_window_s: float = Field(
+        default=3600.0, gt=0, description="window over which detections are counted"
+    )
+    retrain_cooldown_s: float = Field(
+        default=21600.0, ge=0, description="no new drift retrain this soon after the last one"
+    )
+    retrain_base_model: str | None = Field(
+        default=None, description="model to fine-tune; unset: the model the drift was seen on"
+    )
+    retrain_method: Method = Field(default="lora", description="fine-tuning method of a retrain")
+    retrain_hyperparameters: Hyperparameters = Field(
+        default=RETRAIN_DEFAULTS, description="training config of a drift retrain (JSON)"
+    )
+
+    @property
+    def state_path(self) -> Path:
+        return self.drift_state or self.home / "drift" / "state.pkl"
