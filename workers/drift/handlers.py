@@ -147,9 +147,17 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> 
                 payload.statistic,
             )
 
-    @broker.subscriber(
-        QUERY_COMPLETED, FEEDBACK_SUBMITTED, group_id=GROUP, listener=listener, title="drift.observe", **consumer_args
+    observer = broker.subscriber(
+        QUERY_COMPLETED,
+        FEEDBACK_SUBMITTED,
+        group_id=GROUP,
+        listener=listener,
+        title="drift.observe",
+        **consumer_args,
     )
+    listener.consumer = lambda: getattr(observer, "consumer", None)
+
+    @observer
     async def on_event(body: dict[str, Any], message: KafkaMessage) -> None:
         engine = runtime.require().engine
         topic, partition, offset = _position(message)
@@ -175,9 +183,6 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> 
             runtime.save()
         else:
             runtime.applied()
-
-    subscriber = on_event
-    listener.consumer = lambda: getattr(subscriber, "consumer", None)
 
     @broker.subscriber(
         MODEL_PROMOTED, MODEL_ROLLED_BACK, group_id=MODELS_GROUP, title="drift.models", **consumer_args

@@ -63,7 +63,9 @@ def test_wrong_credentials_are_401(client: TestClient, token: str) -> None:
 def test_expired_and_badly_signed_tokens_are_401(client: TestClient) -> None:
     expired = issue(secret=SECRET, subject="u", scopes=["query"], ttl_s=-10)
     assert "expired" in _call(client, expired, *QUERY).json()["detail"]
-    forged = issue(secret="another-secret-entirely-0000000000", subject="u", scopes=["admin"], ttl_s=60)
+    forged = issue(
+        secret="another-secret-entirely-0000000000", subject="u", scopes=["admin"], ttl_s=60
+    )
     assert _call(client, forged, *QUERY).status_code == 401
 
 
@@ -76,15 +78,22 @@ def test_under_scoped_credentials_are_403(client: TestClient, settings: GatewayS
     assert _call(client, query_jwt, "POST", "/api/v1/cache/clear").status_code in (403, 404)
 
 
-def test_the_right_key_and_token_get_through_auth(client: TestClient, settings: GatewaySettings) -> None:
+def test_the_right_key_and_token_get_through_auth(
+    client: TestClient, settings: GatewaySettings
+) -> None:
     # Past authentication the request reaches the handler, which reports the broker is down.
-    for token in (_key(settings, "query"), issue(secret=SECRET, subject="u", scopes=["query"], ttl_s=60)):
+    for token in (
+        _key(settings, "query"),
+        issue(secret=SECRET, subject="u", scopes=["query"], ttl_s=60),
+    ):
         response = _call(client, token, *QUERY)
         assert response.status_code == 503, response.text
     assert _call(client, _key(settings, "admin"), *QUERY).status_code == 503  # admin implies all
 
 
-def test_a_revoked_key_stops_working_without_restart(client: TestClient, settings: GatewaySettings) -> None:
+def test_a_revoked_key_stops_working_without_restart(
+    client: TestClient, settings: GatewaySettings
+) -> None:
     store = KeyStore(settings.keys_path)
     key, plaintext = store.create("gone", ["query"])
     assert _call(client, plaintext, *QUERY).status_code == 503
