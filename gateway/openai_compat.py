@@ -159,7 +159,9 @@ class ChunkStream:
             self.sources = list(reply.sources)
             return []
         if isinstance(reply, TokenChunk):
-            return [self._chunk([ChunkChoice(delta=Delta(content=reply.text))])] if reply.text else []
+            return (
+                [self._chunk([ChunkChoice(delta=Delta(content=reply.text))])] if reply.text else []
+            )
         if isinstance(reply, Done):
             usage = CompletionUsage(
                 prompt_tokens=reply.usage.prompt_tokens,
