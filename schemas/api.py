@@ -86,3 +86,27 @@ class ErrorResponse(BaseModel):
     """Every 4xx/5xx body."""
 
     detail: str | list[dict[str, object]]
+
+
+class FeedbackRequest(BaseModel):
+    """Body of POST /api/v1/feedback: a thumbs up or down on one answer."""
+
+    model_config = ConfigDict(extra="forbid")
+    query_id: str = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=2000)
+    user_id: str = Field(default="anonymous", min_length=1, max_length=128)
+
+
+class FeedbackResponse(BaseModel):
+    """The feedback was published on `feedback.submitted`."""
+
+    query_id: str
+    rating: Literal[-1, 1]
+    status: Literal["accepted"] = "accepted"
+
+
+class CacheClearResponse(BaseModel):
+    """POST /api/v1/cache/clear."""
+
+    cleared: int

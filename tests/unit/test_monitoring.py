@@ -241,7 +241,7 @@ def test_the_local_scrape_config_matches_the_ports_melancia_up_hands_out(
     for worker, port in given.items():
         if worker != "analytics":
             assert local[worker] == port, worker
-    assert sorted(given.values()) == list(range(9100, 9100 + len(WORKER_ORDER)))
+    assert given == {w: 9100 + 10 * i for i, w in enumerate(WORKER_ORDER)}
     assert "MELANCIA_METRICS_PORT" not in spawned["gateway"]
 
 
@@ -262,7 +262,8 @@ def test_up_gives_inference_replicas_consecutive_ports_and_honours_a_base(
     )
     monkeypatch.setattr(up.Supervisor, "wait", lambda self: 0)
     up.run_up(workers=["inference", "drift"], replicas=3, port=None)
-    assert ports == [9300, 9301, 9302, 9303]
+    drift = 9300 + 10 * WORKER_ORDER.index("drift")
+    assert ports == [9300, 9301, 9302, drift]
 
 
 def test_a_taken_metrics_port_falls_back_to_a_free_one() -> None:

@@ -23,7 +23,8 @@ class ArchiveQuery:
     from_offset: int | None = None
 
     def where(self) -> tuple[str, list[object]]:
-        clauses, params = ["topic = ?"], [self.topic]
+        clauses: list[str] = ["topic = ?"]
+        params: list[object] = [self.topic]
         if self.since is not None:
             clauses.append("time >= ?::TIMESTAMPTZ")
             params.append(self.since.isoformat())

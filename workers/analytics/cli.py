@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `stats` command to the melancia CLI."""
     p = subparsers.add_parser("stats", help="query-log statistics from the analytics store")
     p.add_argument("--hours", type=float, default=24.0, help="window length (default 24)")
@@ -23,7 +23,9 @@ def _stats(args: argparse.Namespace) -> int:
     from workers.analytics.settings import AnalyticsSettings
 
     try:
-        stats = read_stats(AnalyticsSettings(), since=args.since, until=args.until, hours=args.hours)
+        stats = read_stats(
+            AnalyticsSettings(), since=args.since, until=args.until, hours=args.hours
+        )
     except AnalyticsUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

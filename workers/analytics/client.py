@@ -12,7 +12,7 @@ import duckdb
 import httpx
 
 from schemas.stats import StatsResponse
-from workers.analytics.archive import ArchiveQuery, ArchivedEvent, count_archived, read_archived
+from workers.analytics.archive import ArchivedEvent, ArchiveQuery, count_archived, read_archived
 from workers.analytics.settings import AnalyticsSettings
 from workers.analytics.stats import compute_stats, window
 

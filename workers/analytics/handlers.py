@@ -86,7 +86,7 @@ def register(
     )
     async def on_batch(values: list[bytes], message: KafkaMessage) -> None:
         sink = runtime.require()
-        records = [RawRecord.of(r) for r in message.raw_message]  # type: ignore[union-attr]
+        records = [RawRecord.of(r) for r in message.raw_message]
         try:
             outcome = await asyncio.to_thread(sink.ingest, records)
         except duckdb.Error as exc:

@@ -27,9 +27,7 @@ class RawRecord:
     @classmethod
     def of(cls, record: Any) -> RawRecord:
         headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
-        return cls(
-            record.topic, record.partition, record.offset, record.key, record.value, headers
-        )
+        return cls(record.topic, record.partition, record.offset, record.key, record.value, headers)
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,9 @@ class Poison:
     error: Exception
 
 
-def decode(record: RawRecord, specs: dict[str, TableSpec], ingested_at: datetime) -> Decoded | Poison:
+def decode(
+    record: RawRecord, specs: dict[str, TableSpec], ingested_at: datetime
+) -> Decoded | Poison:
     """Validate one record as an envelope (and its payload, when the type is known)."""
     try:
         text = (record.value or b"").decode("utf-8")

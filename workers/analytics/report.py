@@ -38,7 +38,9 @@ def render(stats: StatsResponse) -> str:
     ):
         lines += [f"-- by {title}"] + [_row(g.key, g) for g in groups]
     lines += ["", f"{'hour (UTC)':<18}{'queries':>8}{'errors':>7}{'tokens':>9}"]
-    lines += [f"{h.hour:%Y-%m-%d %H:00}  {h.queries:>8}{h.errors:>7}{h.tokens:>9}" for h in stats.per_hour]
+    lines += [
+        f"{h.hour:%Y-%m-%d %H:00}  {h.queries:>8}{h.errors:>7}{h.tokens:>9}" for h in stats.per_hour
+    ]
     fb = stats.feedback
     lines += ["", f"feedback: {fb.get('up', 0)} up, {fb.get('down', 0)} down"]
     prices = ", ".join(f"{m}={p}" for m, p in stats.prices_per_1k_tokens.items())

@@ -33,7 +33,7 @@ class AnalyticsSettings(BaseSettings):
         default=500, ge=1, description="max wait to fill a batch before writing"
     )
     token_prices: dict[str, float] = Field(
-        default_factory=lambda: {"*": 0.0005},
+        default={"*": 0.0005},
         description='price per 1k tokens by model, JSON; "*" is the default',
     )
     analytics_session_timeout_ms: int = Field(

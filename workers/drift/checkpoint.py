@@ -50,7 +50,8 @@ def load(path: Path) -> DriftState | None:
     except (pickle.UnpicklingError, EOFError, ValueError, AttributeError, ImportError) as exc:
         aside = path.with_suffix(path.suffix + ".unreadable")
         os.replace(path, aside)
-        logger.error("drift state %s unreadable (%s); moved to %s, starting fresh", path, exc, aside)
+        logger.error(
+            "drift state %s unreadable (%s); moved to %s, starting fresh", path, exc, aside
+        )
         return None
-    state.engine.restored()
     return state

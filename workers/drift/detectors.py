@@ -7,9 +7,11 @@ detector parameters (tuned in `bench/drift_bench.py`) holds for every signal. An
 window against it with two-sample Kolmogorov-Smirnov tests on random projections and on the
 distance to the reference centroid (Bonferroni over the tests).
 
-Both stay quiet for `cooldown` events after a detection; the reference is not moved by a
+Both stay quiet for `cooldown` events after a detection. The reference is not moved by a
 detection, so a drift that persists is detected again after the cooldown (the retrain policy
-counts those), and `rebaseline()` starts a new reference (after a new model is promoted).
+counts those: a scalar monitor checks the latest events against its reference then, since river
+detectors adapt to the new level), and `rebaseline()` starts a new reference (after a new model
+is promoted).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from river import drift
 from workers.drift.embedding import HashedNgramEmbedder
 
 Z_CLIP = 6.0
+STAT_WINDOW = 30  # a detection's statistic: the mean shift of this many latest events
+PERSIST_Z = 1.0  # still this far from the reference after the cooldown: the drift persists
 
 # Detector parameters in units of the reference standard deviation (see the benchmark).
 DETECTOR_PARAMS: dict[str, dict[str, Any]] = {
@@ -36,14 +40,14 @@ DETECTOR_PARAMS: dict[str, dict[str, Any]] = {
 
 def make_detector(name: str, seed: int = 0, **overrides: Any) -> Any:
     """A fresh river detector by name, with the tuned parameters."""
+    if name not in DETECTOR_PARAMS:
+        raise ValueError(f"unknown detector {name!r}; known: {', '.join(DETECTOR_PARAMS)}")
     params = {**DETECTOR_PARAMS[name], **overrides}
     if name == "page_hinkley":
         return drift.PageHinkley(**params)
     if name == "adwin":
         return drift.ADWIN(**params)
-    if name == "kswin":
-        return drift.KSWIN(seed=seed, **params)
-    raise ValueError(f"unknown detector {name!r}")
+    return drift.KSWIN(seed=seed, **params)
 
 
 def threshold_of(name: str) -> float:
@@ -97,6 +101,7 @@ class ScalarMonitor:
         self.std = 1.0
         self.detector = make_detector(self.detector_name, seed=self.seed)
         self.quiet_for = 0
+        self.drifted = False
         self.recent.clear()
 
     @property
@@ -105,6 +110,10 @@ class ScalarMonitor:
 
     def _scale(self, value: float) -> float:
         return math.log1p(max(value, 0.0)) if self.log_scale else value
+
+    def _z(self, x: float) -> float:
+        z = (x - self.mean) / self.std if self.standardize else x
+        return max(-Z_CLIP, min(Z_CLIP, z))
 
     def update(self, value: float, example: dict[str, Any] | None = None) -> Detection | None:
         self.events_seen += 1
@@ -116,25 +125,44 @@ class ScalarMonitor:
                 self.mean = float(ref.mean())
                 # A floor on the spread: a constant reference must not turn noise into drift.
                 self.std = max(float(ref.std()), 1e-3 * max(abs(self.mean), 1.0))
+                # The detector starts from the reference, so a change that begins right after
+                # it is a change to the detector too (Page-Hinkley tracks its own running mean).
+                for value in self.reference:
+                    self.detector.update(self._z(value))
             return None
-        z = (x - self.mean) / self.std if self.standardize else x
-        z = max(-Z_CLIP, min(Z_CLIP, z))
+        z = self._z(x)
         self.recent.append((value, z, example or {}))
         self.detector.update(z)
         if self.quiet_for > 0:
             self.quiet_for -= 1
+            if self.quiet_for == 0 and self.drifted:
+                return self._still_drifted()
             return None
         if not self.detector.drift_detected:
             return None
         self.quiet_for = self.cooldown
+        self.drifted = True
         return self._detection()
 
+    def _still_drifted(self) -> Detection | None:
+        # River detectors adapt to the new level after they fire; the fixed reference is what
+        # tells a drift that persists (detected again, for the retrain policy) from a blip.
+        latest = [z for _, z, _ in list(self.recent)[-STAT_WINDOW:]]
+        if self.standardize and abs(float(np.mean(latest))) >= PERSIST_Z:
+            self.quiet_for = self.cooldown
+            detection = self._detection()
+            detection.details["persistent"] = True
+            return detection
+        self.drifted = False
+        return None
+
     def _detection(self) -> Detection:
-        zs = np.asarray([z for _, z, _ in self.recent])
-        values = np.asarray([v for v, _, _ in self.recent])
+        latest = list(self.recent)[-STAT_WINDOW:]
+        zs = np.asarray([z for _, z, _ in latest])
+        values = np.asarray([v for v, _, _ in latest])
         effect = float(zs.mean()) if self.standardize else float(zs.mean() - self.mean)
         reference_value = float(np.expm1(self.mean)) if self.log_scale else self.mean
-        examples = [{"value": round(v, 3), **ex} for v, _, ex in list(self.recent)[-5:]]
+        examples = [{"value": round(v, 3), **ex} for v, _, ex in latest[-5:]]
         return Detection(
             signal=self.signal,
             model=self.model,
@@ -142,14 +170,14 @@ class ScalarMonitor:
             statistic=round(effect, 4),
             threshold=threshold_of(self.detector_name),
             reference_window=self.reference_size,
-            current_window=len(self.recent),
+            current_window=len(latest),
             events_seen=self.events_seen,
             examples=examples,
             details={
                 "direction": "up" if effect > 0 else "down",
                 "reference_typical": round(reference_value, 4),
                 "current_median": round(float(np.median(values)), 4),
-                "statistic_meaning": "mean shift of the current window, in reference std",
+                "statistic_meaning": "mean shift of the latest events, in reference std",
             },
         )
 
@@ -265,8 +293,7 @@ class EmbeddingMonitor:
         distances = current[:, -1]
         farthest = np.argsort(distances)[::-1][:5]
         examples = [
-            {"distance": round(float(distances[i]), 4), **self.current[int(i)][1]}
-            for i in farthest
+            {"distance": round(float(distances[i]), 4), **self.current[int(i)][1]} for i in farthest
         ]
         reference_distance = float(np.median(self.reference_features[:, -1]))
         return Detection(

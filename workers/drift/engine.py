@@ -2,7 +2,8 @@
 
 Output signals (latency, time to first token, answer length, retrieval score, feedback) are
 watched per model, since models differ; the question signal is global. The engine also keeps
-what makes a restart exact: the last offset applied per partition and the recent event ids.
+what makes a restart exact: the last offset applied per partition (the worker resumes right
+after it) and the recent event ids (a redelivered or replayed event is not applied twice).
 """
 
 from __future__ import annotations
@@ -57,23 +58,16 @@ class DriftEngine:
                 cooldown=config.cooldown,
             )
         self.query_models: OrderedDict[str, str] = OrderedDict()
+        # The last offset applied per partition: the worker seeks past it after a restart.
         self.offsets: dict[tuple[str, int], int] = {}
-        self.resume_offsets: dict[tuple[str, int], int] = {}
         self._recent_ids: deque[str] = deque()
         self._recent_set: set[str] = set()
         self.events = 0
 
     # -- replay guards -------------------------------------------------------------------
-    def already_applied(
-        self, event_id: str, topic: str | None, partition: int | None, offset: int | None
-    ) -> bool:
-        """An event this state already contains: by id, or at/below the checkpointed offset."""
-        if event_id in self._recent_set:
-            return True
-        if topic is None or partition is None or offset is None:
-            return False
-        resume = self.resume_offsets.get((topic, partition))
-        return resume is not None and offset <= resume
+    def already_applied(self, event_id: str) -> bool:
+        """An event this state already contains (a redelivery, or a replay of a recent event)."""
+        return event_id in self._recent_set
 
     def mark_applied(
         self, event_id: str, topic: str | None, partition: int | None, offset: int | None
@@ -86,10 +80,6 @@ class DriftEngine:
         if topic is not None and partition is not None and offset is not None:
             key = (topic, partition)
             self.offsets[key] = max(offset, self.offsets.get(key, -1))
-
-    def restored(self) -> None:
-        """Called after loading a checkpoint: offsets up to here are already in the state."""
-        self.resume_offsets = dict(self.offsets)
 
     # -- signals ----------------------------------------------------------------------------
     def _monitor(self, signal: str, model: str | None) -> ScalarMonitor:

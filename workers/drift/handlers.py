@@ -71,7 +71,7 @@ class Runtime:
             self.save()
 
 
-class ResumeFromCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
+class ResumeFromCheckpoint(ConsumerRebalanceListener):
     """On assignment, continue right after the last offset the checkpoint contains.
 
     Offsets past the end of the log mean the topic is not the one checkpointed (the embedded
@@ -106,14 +106,17 @@ class ResumeFromCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
                     ends[tp],
                 )
                 engine.offsets.pop(key, None)
-                engine.resume_offsets.pop(key, None)
                 continue
             consumer.seek(tp, applied + 1)
 
 
 def _position(message: Any) -> tuple[str | None, int | None, int | None]:
     raw = message.raw_message
-    return getattr(raw, "topic", None), getattr(raw, "partition", None), getattr(raw, "offset", None)
+    return (
+        getattr(raw, "topic", None),
+        getattr(raw, "partition", None),
+        getattr(raw, "offset", None),
+    )
 
 
 def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> None:
@@ -167,7 +170,7 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> 
         else:
             event = Envelope[QueryCompleted].model_validate(body)
         event_id = str(event.event_id)
-        if engine.already_applied(event_id, topic, partition, offset):
+        if engine.already_applied(event_id):
             metrics.skipped.labels("already_applied").inc()
             return
         if isinstance(event.data, FeedbackSubmitted):
@@ -185,14 +188,20 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> 
             runtime.applied()
 
     @broker.subscriber(
-        MODEL_PROMOTED, MODEL_ROLLED_BACK, group_id=MODELS_GROUP, title="drift.models", **consumer_args
+        MODEL_PROMOTED,
+        MODEL_ROLLED_BACK,
+        group_id=MODELS_GROUP,
+        title="drift.models",
+        **consumer_args,
     )
     async def on_model_change(body: dict[str, Any]) -> None:
         runtime.require().engine.rebaseline()
         runtime.save()
         logger.info("a new model is served (%s): drift references start over", body.get("type"))
 
-    @broker.subscriber(DRIFT_DETECTED, group_id=POLICY_GROUP, title="drift.retrain_policy", **consumer_args)
+    @broker.subscriber(
+        DRIFT_DETECTED, group_id=POLICY_GROUP, title="drift.retrain_policy", **consumer_args
+    )
     async def on_drift(event: Envelope[DriftDetected]) -> None:
         policy = runtime.require().policy
         decision = policy.observe(

@@ -54,7 +54,9 @@ class DriftSettings(BaseSettings):
     drift_checkpoint_every: int = Field(
         default=500, ge=1, description="events between two checkpoints"
     )
-    drift_checkpoint_s: float = Field(default=30.0, gt=0, description="max seconds between checkpoints")
+    drift_checkpoint_s: float = Field(
+        default=30.0, gt=0, description="max seconds between checkpoints"
+    )
     drift_session_timeout_ms: int = Field(
         default=6000, ge=1000, description="consumer-group session timeout of the drift worker"
     )

@@ -31,7 +31,7 @@ class Chunk:
 def sections(body: str) -> list[tuple[str, str]]:
     """(heading, text) for each Markdown section; text before any heading has heading ''."""
     found: list[tuple[str, str]] = []
-    heading, lines = "", []
+    heading, lines = "", list[str]()
     for line in body.splitlines():
         if line.lstrip().startswith("#"):
             if lines:

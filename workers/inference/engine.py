@@ -147,14 +147,21 @@ class GenerationEngine:
         cancel_event: threading.Event | None = None,
     ) -> AsyncGenerationStream:
         """Validate now and return an async stream of Deltas generated in a worker thread."""
-        stop = cancel_event or threading.Event()
+        # The stream's own event is set on aclose/cancel/garbage collection; the caller's
+        # cancel_event is only ever read, never set by us.
+        stop = threading.Event()
+
+        def stopped() -> bool:
+            cancelled = cancel_event is not None and cancel_event.is_set()
+            return cancelled or stop.is_set() or should_stop()
+
         stream = self.generate_stream(
             prompt,
             max_new_tokens=max_new_tokens,
             temperature=temperature,
             top_p=top_p,
             seed=seed,
-            should_stop=lambda: stop.is_set() or should_stop(),
+            should_stop=stopped,
             adapter=adapter,
         )
         return AsyncGenerationStream(stream, stop)

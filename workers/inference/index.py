@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ApiException
@@ -233,9 +234,8 @@ def copy_to_memory(source: QdrantClient, name: str, dim: int) -> QdrantClient:
     ensure_collection(memory, name, dim)
     batch: list[models.PointStruct] = []
     for record in _scroll(source, name, with_payload=True, with_vectors=True):
-        batch.append(
-            models.PointStruct(id=record.id, vector=record.vector or {}, payload=record.payload)
-        )
+        vector: Any = record.vector or {}  # as stored: named dense and sparse vectors
+        batch.append(models.PointStruct(id=record.id, vector=vector, payload=record.payload))
         if len(batch) >= _PAGE:
             memory.upsert(name, points=batch)
             batch = []

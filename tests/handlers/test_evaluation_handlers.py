@@ -1,0 +1,120 @@
+"""Evaluation and promotion subscribers under TestKafkaBroker, with the tiny model and MLflow."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from faststream.kafka import TestKafkaBroker
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+
+from data.pipeline import load_benchmark, load_split
+from events.bus import emit
+from events.settings import BusSettings
+from events.topics import EVALUATION_COMPLETED, MODEL_PROMOTED, TRAINING_COMPLETED
+from schemas.envelope import Envelope, make_event
+from schemas.registry import EvaluationCompleted, ModelPromoted
+from schemas.training import TrainingCompleted
+from workers.evaluation.app import create_app
+from workers.evaluation.runner import EvalConfig, ModelEvaluator, select_items
+from workers.evaluation.service import EvaluationService
+from workers.evaluation.settings import EvaluationSettings
+from workers.evaluation.tracking import open_client
+from workers.inference.models import ensure_model
+from workers.registry.gate import GatePolicy
+from workers.registry.promotion import TAG_GATE, Registry
+
+
+@pytest.fixture(scope="module")
+def adapter(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA adapter with random weights on the tiny model."""
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(ensure_model("tiny", models_dir))
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    path = tmp_path_factory.mktemp("adapter") / "tiny-lora"
+    get_peft_model(base, config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def evaluator(models_dir: Path) -> ModelEvaluator:
+    return ModelEvaluator(
+        EvalConfig(models_dir=models_dir, max_new_tokens=4, perplexity_records=2, bertscore=False)
+    )
+
+
+def _service(evaluator: ModelEvaluator, tmp_path: Path, policy: GatePolicy) -> EvaluationService:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return EvaluationService(
+        evaluator=evaluator,
+        items=select_items(load_benchmark(), 1)[:2],
+        test_records=load_split("test")[:2],
+        client=open_client(uri),
+        experiment="eval-test",
+        artifact_root=tmp_path / "artifacts",
+        adapter_cache=tmp_path / "cache",
+        tracking_uri=uri,
+        policy=policy,
+        subset="2 questions",
+    )
+
+
+def _completed(adapter: Path) -> TrainingCompleted:
+    return TrainingCompleted(
+        job_id=f"job-{uuid.uuid4().hex[:8]}",
+        base_model="tiny",
+        method="lora",
+        dataset_version="ds-test",
+        adapter_uri=str(adapter),
+        model_name="melancia-test",
+    )
+
+
+def _app(service: EvaluationService) -> tuple[Any, Any, Any]:
+    _, broker, runtime = create_app(
+        EvaluationSettings(), BusSettings(bootstrap="localhost:9092")
+    )
+    runtime.service = service
+
+    @broker.subscriber(EVALUATION_COMPLETED)
+    async def evaluated(event: Envelope[EvaluationCompleted]) -> None: ...
+
+    @broker.subscriber(MODEL_PROMOTED)
+    async def promoted(event: Envelope[ModelPromoted]) -> None: ...
+
+    return broker, evaluated, promoted
+
+
+@pytest.mark.parametrize(("margin", "decision"), [(-1.0, "promoted"), (1.0, "rejected")])
+async def test_a_trained_candidate_is_evaluated_then_promoted_or_rejected(
+    adapter: Path, evaluator: ModelEvaluator, tmp_path: Path, margin: float, decision: str
+) -> None:
+    service = _service(evaluator, tmp_path, GatePolicy(min_improvement=margin, category_tolerance=1.0))
+    broker, evaluated, promoted = _app(service)
+    completed = _completed(adapter)
+
+    async with TestKafkaBroker(broker) as br:
+        await emit(br, TRAINING_COMPLETED, make_event(completed, source="test"), key=completed.job_id)
+
+    [raw] = [c.args[0] for c in evaluated.mock.call_args_list]
+    result = Envelope[EvaluationCompleted].model_validate(raw).data
+    assert (result.decision, result.candidate_version, result.champion_version) == (decision, "1", None)
+    assert {"rouge1", "rougeL", "token_f1", "exact_match", "perplexity", "latency_mean_s"} <= set(
+        result.candidate_metrics
+    )
+    assert result.run_id is not None and result.per_category
+    registry = Registry(service.client)
+    assert registry.info("melancia-test", "1").tags[TAG_GATE] == decision
+    if decision == "promoted":
+        [raw_promotion] = [c.args[0] for c in promoted.mock.call_args_list]
+        promotion = Envelope[ModelPromoted].model_validate(raw_promotion).data
+        assert (promotion.version, promotion.alias, promotion.previous_version) == ("1", "champion", "base")
+        assert promotion.adapter_uri == str(adapter) and promotion.base_model == "tiny"
+        assert registry.aliases("melancia-test") == {"champion": "1"}
+    else:
+        promoted.mock.assert_not_called()
+        assert registry.aliases("melancia-test") == {}

@@ -1,0 +1,103 @@
+"""The evaluation worker: one FastStream app; the benchmark and MLflow open in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry
+
+from events.admin import ensure_topics
+from events.broker import build_broker
+from events.settings import BusSettings
+from events.topics import all_topics
+from workers.evaluation.handlers import Runtime, register
+from workers.evaluation.service import EvaluationService
+from workers.evaluation.settings import EvaluationSettings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: EvaluationSettings | None = None,
+    bus: BusSettings | None = None,
+    registry: CollectorRegistry | None = None,
+) -> tuple[FastStream, KafkaBroker, Runtime]:
+    """Build the worker app; nothing heavy happens until it runs."""
+    settings = settings or EvaluationSettings()
+    bus = bus or BusSettings()
+    broker, _ = build_broker(bus, service="evaluation", registry=registry)
+    runtime = Runtime()
+    register(broker, runtime, settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        runtime.service = await asyncio.to_thread(build_service, settings)
+        try:
+            yield
+        finally:
+            runtime.service = None
+
+    async def on_startup() -> None:
+        await ensure_topics(bus, all_topics())
+
+    app = FastStream(broker, lifespan=lifespan, on_startup=[on_startup])
+    return app, broker, runtime
+
+
+def build_service(settings: EvaluationSettings) -> EvaluationService:
+    """Read the benchmark and the test split, open MLflow (runs in a thread)."""
+    from data.pipeline import load_benchmark, load_split
+    from workers.evaluation.runner import EvalConfig, ModelEvaluator, select_items
+    from workers.evaluation.tracking import open_client
+    from workers.registry.gate import GatePolicy
+
+    if settings.eval_torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.eval_torch_threads)
+    items = select_items(load_benchmark(), settings.eval_per_category, seed=settings.eval_seed)
+    subset = (
+        f"{len(items)} questions, {settings.eval_per_category} per category, seed {settings.eval_seed}"
+        if settings.eval_per_category
+        else f"all {len(items)} questions"
+    )
+    evaluator = ModelEvaluator(
+        EvalConfig(
+            models_dir=settings.models_dir,
+            max_new_tokens=settings.eval_max_new_tokens,
+            perplexity_records=settings.eval_perplexity_records,
+            bertscore=settings.eval_bertscore,
+            bertscore_model=settings.eval_bertscore_model,
+            bertscore_layers=settings.eval_bertscore_layers,
+        )
+    )
+    logger.info("evaluation on %s; MLflow at %s", subset, settings.tracking_uri)
+    return EvaluationService(
+        evaluator=evaluator,
+        items=items,
+        test_records=load_split("test"),
+        client=open_client(settings.tracking_uri),
+        experiment=settings.eval_experiment,
+        artifact_root=settings.artifact_root,
+        adapter_cache=settings.adapter_cache,
+        tracking_uri=settings.tracking_uri,
+        policy=GatePolicy(
+            primary_metric=settings.gate_primary_metric,
+            min_improvement=settings.gate_min_improvement,
+            category_tolerance=settings.gate_category_tolerance,
+        ),
+        promote_to=settings.gate_promote_to,
+        subset=subset,
+    )
+
+
+def main() -> int:
+    """Entry point of `melancia worker evaluation`."""
+    app, _, _ = create_app(EvaluationSettings())
+    asyncio.run(app.run())
+    return 0
