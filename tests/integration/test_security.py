@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -69,3 +70,62 @@ def test_rate_limit_holds_under_a_burst_and_recovers(tmp_path) -> None:  # type:
         raise
     finally:
         fleet.stop()
+
+
+def test_two_gateways_share_rate_limits_through_redis(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        pytest.skip("redis-server is not installed (make setup installs it with apt)")
+    redis_port = free_port()
+    redis_proc = subprocess.Popen(
+        [
+            redis_server,
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    key = KeyStore(tmp_path / "keys.json").create("shared", ["query"])[1]
+    fleet = Fleet(tmp_path)
+    bases = []
+    try:
+        for i in range(2):
+            port = free_port()
+            env = service_env(
+                f"127.0.0.1:{free_port()}",
+                MELANCIA_PORT=str(port),
+                MELANCIA_ENV="production",
+                MELANCIA_JWT_SECRET="integration-secret-0123456789abcdef",
+                MELANCIA_KEYS_FILE=str(tmp_path / "keys.json"),
+                MELANCIA_RATE_LIMIT_KEY_PER_MIN="6",
+                MELANCIA_RATE_LIMIT_BURST="4",
+                MELANCIA_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+            )
+            fleet.start(f"gateway-{i}", ["gateway"], env)
+            bases.append(f"http://127.0.0.1:{port}")
+        for base in bases:
+            wait_until(lambda base=base: health(base), 60, "gateway answering")
+        codes = []
+        for n in range(12):  # alternate gateways: one bucket shared by both
+            response = httpx.get(
+                f"{bases[n % 2]}/api/v1/query/unknown",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=5,
+            )
+            codes.append(response.status_code)
+        assert codes.count(404) == 4, codes  # the burst, not 4 per gateway
+        assert codes.count(429) == 8, codes
+    except BaseException:
+        print(fleet.logs())
+        raise
+    finally:
+        fleet.stop()
+        redis_proc.terminate()
+        redis_proc.wait(10)
