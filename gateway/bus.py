@@ -73,9 +73,11 @@ class GatewayBus:
 
     async def _connect_forever(self) -> None:
         attempt = 0
+        # One broker for the gateway's life: its metrics live in the gateway's registry, and a
+        # failed start can be retried on the same object.
+        broker = self._build()
         while self.broker is None:
             attempt += 1
-            broker = self._build()
             try:
                 await ensure_topics(self.settings, all_topics((self.instance,)))
                 await broker.start()
@@ -93,8 +95,7 @@ class GatewayBus:
             logger.info("connected to %s; replies on %s", self.settings.servers, self.reply_topic)
 
     def _build(self) -> KafkaBroker:
-        # A fresh registry per attempt: a failed broker's metrics must not collide.
-        broker, _ = build_broker(self.settings, service="gateway", registry=None)
+        broker, _ = build_broker(self.settings, service="gateway", registry=self.registry)
         book, tracker = self.book, self.tracker
 
         # No consumer group: each gateway reads its own reply topic and every heartbeat, and

@@ -47,6 +47,7 @@ def create_app(
             health_cache_s=settings.health_cache_s,
             state=app.state,
         )
+        metrics.in_flight.set_function(book.in_flight)
         app.state.settings, app.state.metrics = settings, metrics
         app.state.book, app.state.tracker, app.state.bus = book, tracker, bus
         if settings.env == "development":
