@@ -218,37 +218,40 @@ def _client_kwargs(settings: BusSettings) -> dict[str, Any]:
 
 @dataclass
 class KafkaSource:
-    """A topic's records from a start position up to the end offsets seen when it opened.
+    """A topic's records from a start position to where the topic ended when the replay began.
 
-    Stopping at those end offsets means replaying a topic into itself terminates.
+    The end is the end offset seen at the start, so replaying a topic into itself terminates.
+    Some brokers (the embedded one) report too low an end offset after multi-record batches, so
+    a record past that offset still counts when it was written before the replay began; a
+    partition is done at the first record written after that, or when it has nothing more.
     """
 
     consumer: AIOKafkaConsumer
     start: dict[TopicPartition, int]
     end: dict[TopicPartition, int]
+    started_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    poll_ms: int = 500
 
     @property
     def total(self) -> int:
         return sum(max(0, self.end[tp] - self.start[tp]) for tp in self.end)
 
     async def records(self) -> AsyncIterator[ReplayRecord]:
-        remaining = {tp for tp in self.end if self.start[tp] < self.end[tp]}
+        remaining = set(self.end)
         try:
             while remaining:
-                batches = await self.consumer.getmany(*remaining, timeout_ms=1000)
-                for tp, batch in batches.items():
+                batches = await self.consumer.getmany(*remaining, timeout_ms=self.poll_ms)
+                for tp in list(remaining):
+                    batch = batches.get(tp, [])
+                    if not batch and await self.consumer.position(tp) >= self.end[tp]:
+                        remaining.discard(tp)  # caught up
                     for rec in batch:
-                        if rec.offset >= self.end[tp]:
-                            remaining.discard(tp)
+                        if rec.offset >= self.end[tp] and rec.timestamp >= self.started_ms:
+                            remaining.discard(tp)  # written after the replay began
                             break
                         yield ReplayRecord(
                             rec.key, rec.value or b"", rec.timestamp, rec.partition, rec.offset
                         )
-                        if rec.offset + 1 >= self.end[tp]:
-                            remaining.discard(tp)
-                for tp in list(remaining):
-                    if await self.consumer.position(tp) >= self.end[tp]:
-                        remaining.discard(tp)
         finally:
             await self.consumer.stop()
 

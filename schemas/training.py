@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,6 +33,19 @@ class Hyperparameters(BaseModel):
     target_modules: list[str] | None = None
     train_limit: int | None = Field(default=None, ge=1, description="use only N training rows")
     seed: int = Field(default=42, ge=0)
+    eval_limit: int | None = Field(
+        default=None, ge=1, description="evaluate on a fixed subset of N validation rows"
+    )
+    lr_scheduler: Literal["cosine", "linear", "constant_with_warmup"] = "cosine"
+    weight_decay: float = Field(default=0.0, ge=0.0, le=1.0)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        default="auto", description="auto: bf16 (or fp16) mixed precision on CUDA, fp32 on CPU"
+    )
+    gradient_checkpointing: bool = False
+    group_by_length: bool = Field(default=True, description="batch rows of similar length")
+    max_duration_s: float | None = Field(
+        default=None, gt=0, description="stop (with a checkpoint) after this much training time"
+    )
 
 
 class TrainingRequested(Payload):
@@ -69,6 +83,8 @@ class TrainingProgress(Payload):
     learning_rate: float | None = None
     tokens_per_s: float | None = None
     eta_s: float | None = None
+    phase: Literal["loading", "training", "evaluating", "saving"] | None = None
+    resumed_from_step: int | None = Field(default=None, ge=0)
 
 
 class TrainingCompleted(Payload):
@@ -84,6 +100,14 @@ class TrainingCompleted(Payload):
     model_version: str | None = None
     run_id: str | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
+    template_version: str | None = None
+    adapter_path: str | None = Field(
+        default=None, description="the adapter directory on the training host"
+    )
+    resumed_from_step: int | None = Field(default=None, ge=0)
+    duplicate_of: str | None = Field(
+        default=None, description="job_id that already trained this idempotency_key"
+    )
 
 
 class TrainingFailed(Payload):
@@ -93,3 +117,86 @@ class TrainingFailed(Payload):
     job_id: Identifier
     reason: str
     retryable: bool = False
+
+
+# The default recipe (docs/training.md): sized so that Gemma 3 270M trains on a shared 2-core
+# CPU within an hour. LoRA r=8 on every attention and MLP projection, the whole context of the
+# dataset's longest record (max_seq_len 512: answers are never cut), a fixed validation subset.
+DEFAULT_RECIPE = Hyperparameters(
+    rank=8,
+    alpha=16,
+    dropout=0.05,
+    learning_rate=3e-4,
+    max_steps=150,
+    batch_size=4,
+    gradient_accumulation=2,
+    max_seq_len=512,
+    warmup_ratio=0.05,
+    eval_steps=25,
+    early_stopping_patience=2,
+    eval_limit=48,
+    seed=42,
+)
+
+
+class FinetuneStart(BaseModel):
+    """Body of POST /api/v1/finetune/start; hyperparameters override the default recipe."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_model: str = Field(default="gemma3-270m", min_length=1, max_length=500)
+    dataset_version: str | None = Field(
+        default=None, min_length=1, max_length=100, description="default: the current dataset"
+    )
+    method: Method = "lora"
+    hyperparameters: Hyperparameters = Field(default=DEFAULT_RECIPE)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    reason: str = Field(default="manual", max_length=200)
+    requested_by: str = Field(default="anonymous", min_length=1, max_length=128)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _overrides_on_the_default_recipe(cls, values: Any) -> Any:
+        overrides = values.get("hyperparameters") if isinstance(values, dict) else None
+        if isinstance(overrides, dict):
+            merged = {**DEFAULT_RECIPE.model_dump(exclude_unset=False), **overrides}
+            return {**values, "hyperparameters": merged}
+        return values
+
+
+JobState = Literal["queued", "running", "completed", "failed"]
+
+
+class FinetuneAccepted(BaseModel):
+    """202 answer of POST /api/v1/finetune/start."""
+
+    job_id: str
+    status: JobState
+    idempotency_key: str
+    status_url: str
+    events_url: str
+
+
+class FinetuneStatus(BaseModel):
+    """GET /api/v1/finetune/{job_id}: where a job stands and its latest figures."""
+
+    job_id: str
+    status: JobState
+    base_model: str | None = None
+    method: Method | None = None
+    dataset_version: str | None = None
+    step: int | None = None
+    total_steps: int | None = None
+    epoch: float | None = None
+    loss: float | None = None
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+    tokens_per_s: float | None = None
+    eta_s: float | None = None
+    phase: str | None = None
+    adapter_uri: str | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+    run_id: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    error: str | None = None
+    updated_at: datetime | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -30,6 +31,13 @@ class Receiver:
         deadline = time.monotonic() + timeout_s
         while len(self.bodies) < count and time.monotonic() < deadline:
             time.sleep(0.02)
+        return self.bodies
+
+    async def received(self, count: int, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+        """wait_for, without blocking the event loop the sender runs on."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.bodies) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
         return self.bodies
 
 

@@ -7,7 +7,6 @@ from faststream.kafka import TestKafkaBroker
 from events.bus import emit
 from events.settings import BusSettings
 from events.topics import (
-    DRIFT_DETECTED,
     FEEDBACK_SUBMITTED,
     MODEL_PROMOTED,
     QUERY_COMPLETED,
@@ -54,7 +53,7 @@ async def feed(br, regime: Regime, n: int, seed: int, prefix: str) -> list:  # t
 
 
 async def test_shifted_traffic_publishes_drift_and_a_small_retrain_request(tmp_path: Path) -> None:
-    _, broker, runtime = drift_app(tmp_path)
+    _, broker, _ = drift_app(tmp_path)
 
     @broker.subscriber(TRAINING_REQUESTED)
     async def training(event: Envelope[TrainingRequested]) -> None: ...

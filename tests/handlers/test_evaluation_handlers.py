@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM
 from data.pipeline import load_benchmark, load_split
 from events.bus import emit
 from events.settings import BusSettings
-from events.topics import EVALUATION_COMPLETED, MODEL_PROMOTED, TRAINING_COMPLETED
+from events.topics import MODEL_PROMOTED, TRAINING_COMPLETED
 from schemas.envelope import Envelope, make_event
 from schemas.registry import EvaluationCompleted, ModelPromoted
 from schemas.training import TrainingCompleted
@@ -43,78 +43,97 @@ def adapter(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def evaluator(models_dir: Path) -> ModelEvaluator:
     return ModelEvaluator(
-        EvalConfig(models_dir=models_dir, max_new_tokens=4, perplexity_records=2, bertscore=False)
+        EvalConfig(models_dir=models_dir, max_new_tokens=2, perplexity_records=1, bertscore=False)
     )
 
 
-def _service(evaluator: ModelEvaluator, tmp_path: Path, policy: GatePolicy) -> EvaluationService:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+@pytest.fixture(scope="module")
+def tracking(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    root = tmp_path_factory.mktemp("mlflow")
+    return f"sqlite:///{root / 'mlflow.db'}", root
+
+
+def _service(
+    evaluator: ModelEvaluator, tracking: tuple[str, Path], policy: GatePolicy
+) -> EvaluationService:
+    uri, root = tracking
     return EvaluationService(
         evaluator=evaluator,
-        items=select_items(load_benchmark(), 1)[:2],
-        test_records=load_split("test")[:2],
+        items=select_items(load_benchmark(), 1)[:1],
+        test_records=load_split("test")[:1],
         client=open_client(uri),
         experiment="eval-test",
-        artifact_root=tmp_path / "artifacts",
-        adapter_cache=tmp_path / "cache",
+        artifact_root=root / "artifacts",
+        adapter_cache=root / "cache",
         tracking_uri=uri,
         policy=policy,
-        subset="2 questions",
+        subset="1 question",
     )
 
 
-def _completed(adapter: Path) -> TrainingCompleted:
+def _completed(adapter: Path, name: str) -> TrainingCompleted:
     return TrainingCompleted(
         job_id=f"job-{uuid.uuid4().hex[:8]}",
         base_model="tiny",
         method="lora",
         dataset_version="ds-test",
         adapter_uri=str(adapter),
-        model_name="melancia-test",
+        model_name=name,
     )
 
 
-def _app(service: EvaluationService) -> tuple[Any, Any, Any]:
-    _, broker, runtime = create_app(
-        EvaluationSettings(), BusSettings(bootstrap="localhost:9092")
-    )
+def _app(service: EvaluationService) -> tuple[Any, list[EvaluationCompleted], Any]:
+    """The worker's broker; what reaches its registry subscriber is recorded in `verdicts`."""
+    _, broker, runtime = create_app(EvaluationSettings(), BusSettings(bootstrap="localhost:9092"))
     runtime.service = service
+    verdicts: list[EvaluationCompleted] = []
+    apply = service.apply
 
-    @broker.subscriber(EVALUATION_COMPLETED)
-    async def evaluated(event: Envelope[EvaluationCompleted]) -> None: ...
+    def recording_apply(evaluation: EvaluationCompleted) -> ModelPromoted | None:
+        verdicts.append(evaluation)
+        return apply(evaluation)
 
+    service.apply = recording_apply  # type: ignore[method-assign]
+
+    # A second subscriber on evaluation.completed in this process would be skipped as a
+    # duplicate (idempotency is per process and topic), hence the recording wrapper above.
     @broker.subscriber(MODEL_PROMOTED)
     async def promoted(event: Envelope[ModelPromoted]) -> None: ...
 
-    return broker, evaluated, promoted
+    return broker, verdicts, promoted
 
 
 @pytest.mark.parametrize(("margin", "decision"), [(-1.0, "promoted"), (1.0, "rejected")])
 async def test_a_trained_candidate_is_evaluated_then_promoted_or_rejected(
-    adapter: Path, evaluator: ModelEvaluator, tmp_path: Path, margin: float, decision: str
+    adapter: Path,
+    evaluator: ModelEvaluator,
+    tracking: tuple[str, Path],
+    margin: float,
+    decision: str,
 ) -> None:
-    service = _service(evaluator, tmp_path, GatePolicy(min_improvement=margin, category_tolerance=1.0))
-    broker, evaluated, promoted = _app(service)
-    completed = _completed(adapter)
+    policy = GatePolicy(min_improvement=margin, category_tolerance=1.0)
+    service = _service(evaluator, tracking, policy)
+    broker, verdicts, promoted = _app(service)
+    name = f"melancia-{decision}"
+    completed = _completed(adapter, name)
 
     async with TestKafkaBroker(broker) as br:
         await emit(br, TRAINING_COMPLETED, make_event(completed, source="test"), key=completed.job_id)
 
-    [raw] = [c.args[0] for c in evaluated.mock.call_args_list]
-    result = Envelope[EvaluationCompleted].model_validate(raw).data
-    assert (result.decision, result.candidate_version, result.champion_version) == (decision, "1", None)
-    assert {"rouge1", "rougeL", "token_f1", "exact_match", "perplexity", "latency_mean_s"} <= set(
-        result.candidate_metrics
-    )
-    assert result.run_id is not None and result.per_category
-    registry = Registry(service.client)
-    assert registry.info("melancia-test", "1").tags[TAG_GATE] == decision
-    if decision == "promoted":
-        [raw_promotion] = [c.args[0] for c in promoted.mock.call_args_list]
-        promotion = Envelope[ModelPromoted].model_validate(raw_promotion).data
-        assert (promotion.version, promotion.alias, promotion.previous_version) == ("1", "champion", "base")
-        assert promotion.adapter_uri == str(adapter) and promotion.base_model == "tiny"
-        assert registry.aliases("melancia-test") == {"champion": "1"}
-    else:
-        promoted.mock.assert_not_called()
-        assert registry.aliases("melancia-test") == {}
+        [result] = verdicts
+        assert (result.decision, result.candidate_version, result.champion_version) == (decision, "1", None)
+        assert {"rouge1", "rougeL", "token_f1", "exact_match", "perplexity", "latency_mean_s"} <= set(
+            result.candidate_metrics
+        )
+        assert result.run_id is not None and result.per_category
+        registry = Registry(service.client)
+        assert registry.info(name, "1").tags[TAG_GATE] == decision
+        if decision == "promoted":
+            [raw_promotion] = [c.args[0] for c in promoted.mock.call_args_list]
+            promotion = Envelope[ModelPromoted].model_validate(raw_promotion).data
+            assert (promotion.version, promotion.alias, promotion.previous_version) == ("1", "champion", "base")
+            assert promotion.adapter_uri == str(adapter) and promotion.base_model == "tiny"
+            assert registry.aliases(name) == {"champion": "1"}
+        else:
+            promoted.mock.assert_not_called()
+            assert registry.aliases(name) == {}

@@ -86,9 +86,15 @@ def test_the_query_log_is_archived_once_poison_is_dead_lettered_and_stats_match(
     # A poison record in the middle of the stream: dead-lettered, and the sink keeps going.
     produce_raw(system.bootstrap, QUERY_COMPLETED, [f"not json {marker}".encode()])
     produce_events(system.bootstrap, QUERY_COMPLETED, events[80:], key="query_id")
-    ratings = [FeedbackSubmitted(query_id=q.query_id, rating=1 if i % 3 else -1) for i, q in enumerate(queries[:30])]
+    ratings = [
+        FeedbackSubmitted(query_id=q.query_id, rating=1 if i % 3 else -1)
+        for i, q in enumerate(queries[:30])
+    ]
     produce_events(
-        system.bootstrap, FEEDBACK_SUBMITTED, [make_event(r, source="g") for r in ratings], key="query_id"
+        system.bootstrap,
+        FEEDBACK_SUBMITTED,
+        [make_event(r, source="g") for r in ratings],
+        key="query_id",
     )
 
     def stats() -> dict | None:  # type: ignore[type-arg]
@@ -149,7 +155,10 @@ def test_replaying_a_topic_twice_leaves_the_counts_unchanged(system: System) -> 
     )
     after = get_json(f"{system.gateway}/api/v1/stats", hours=1)
     assert after["total"] == before["total"] and after["by_model"] == before["by_model"]
-    assert get_json(f"{system.sink}/health")["rows"]["query_completed"] == rows_before["query_completed"]
+    assert (
+        get_json(f"{system.sink}/health")["rows"]["query_completed"]
+        == rows_before["query_completed"]
+    )
     replayed_events = collect(
         system.bootstrap, QUERY_COMPLETED, lambda v: v.get("replayed") is True, count=replayed
     )

@@ -186,9 +186,9 @@ def test_the_official_openai_client_streams_the_same_text_it_gets_whole(system: 
 
 
 def test_melancia_chat_prints_the_answer_and_its_sources(system: System) -> None:
+    command = ["chat", "--url", system.base, "--max-new-tokens", "8", "Como reduzir o ACOS?"]
     done = subprocess.run(
-        [sys.executable, "-m", "melancia", "chat", "--url", system.base, "--max-new-tokens", "8"]
-        + ["Como reduzir o ACOS?"],
+        [sys.executable, "-m", "melancia", *command],
         capture_output=True,
         text=True,
         timeout=180,

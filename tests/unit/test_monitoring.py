@@ -377,3 +377,28 @@ def test_promtool_accepts_the_configs_rules_rule_tests_and_dashboard_queries(
     rules_file = tmp_path / "dashboards.yml"
     rules_file.write_text(yaml.safe_dump({"groups": [{"name": "d", "rules": recordings}]}))
     promtool("check", "rules", str(rules_file))
+
+
+async def test_the_bus_metrics_a_worker_exposes_are_catalogued() -> None:
+    from faststream.kafka import TestKafkaBroker
+
+    from events.broker import build_broker
+
+    registry = CollectorRegistry()
+    broker, _ = build_broker(BusSettings(), service="probe", registry=registry)
+
+    @broker.subscriber("monitoring-probe-in", group_id="monitoring-probe")
+    async def handle(body: dict[str, int]) -> None:
+        await broker.publish(body, "monitoring-probe-out")
+
+    async with TestKafkaBroker(broker):
+        await broker.publish({"a": 1}, "monitoring-probe-in")
+        await broker.publish(b"\xff not json", "monitoring-probe-in")  # dead-lettered
+    exposed = {
+        line.split("{")[0].split(" ")[0]
+        for line in generate_latest(registry).decode().splitlines()
+        if line and not line.startswith("#") and not line.split("{")[0].endswith("_created")
+    }
+    assert "faststream_received_processed_messages_total" in exposed
+    assert "melancia_dead_letters_total" in exposed
+    assert not exposed - allowed_names()

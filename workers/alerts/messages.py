@@ -4,8 +4,8 @@ drift, retrain decisions, gate rejections and regressions."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.envelope import Envelope

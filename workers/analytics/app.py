@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import duckdb
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
@@ -43,7 +45,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        store = await asyncio.to_thread(AnalyticsStore, settings.db_path)
+        store = await open_store(settings.db_path)
         logger.info("analytics store %s", settings.db_path)
         runtime.sink = AnalyticsSink(store, metrics)
         endpoint = None
@@ -63,6 +65,22 @@ def create_app(
         await ensure_topics(bus, all_topics())
 
     return FastStream(broker, lifespan=lifespan, on_startup=[on_startup]), broker, runtime
+
+
+async def open_store(path: Path, retry_s: float = 2.0) -> AnalyticsStore:
+    """Open the store, waiting while another process holds it (DuckDB allows one writer):
+    during a restart the old sink may still be closing it."""
+    attempt = 0
+    while True:
+        try:
+            return await asyncio.to_thread(AnalyticsStore, path)
+        except duckdb.IOException as exc:
+            attempt += 1
+            if attempt == 1 or attempt % 30 == 0:
+                logger.error(
+                    "analytics store %s is held by another process; waiting: %s", path, exc
+                )
+            await asyncio.sleep(retry_s)
 
 
 def main() -> int:

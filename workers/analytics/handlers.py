@@ -62,7 +62,7 @@ async def _batch_parser(records: Any, original: Callable[[Any], Awaitable[Any]])
 
 
 async def _raw_decoder(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
-    return [record.value for record in message.raw_message]  # decoded per record by the sink
+    return [record.value or b"" for record in message.raw_message]  # decoded per record later
 
 
 def register(

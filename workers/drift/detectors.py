@@ -291,7 +291,9 @@ class EmbeddingMonitor:
             return None
         self.quiet_for = self.cooldown
         distances = current[:, -1]
-        farthest = np.argsort(distances)[::-1][:5]
+        # Examples: the most unusual of the latest questions (the ones that moved the window).
+        latest = len(distances) - min(STAT_WINDOW, len(distances))
+        farthest = latest + np.argsort(distances[latest:])[::-1][:5]
         examples = [
             {"distance": round(float(distances[i]), 4), **self.current[int(i)][1]} for i in farthest
         ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ SOURCE = "drift"
 class Runtime:
     """The state the lifespan loads, and when it was last written."""
 
-    state_path: Any
+    state_path: Path
     checkpoint_every: int
     metrics: DriftMetrics
     dataset_version: Callable[[], str]

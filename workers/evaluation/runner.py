@@ -7,7 +7,6 @@ the next one loads, so two Gemma copies never sit in memory together.
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import random
@@ -233,8 +232,7 @@ class ModelEvaluator:
             ]
             ppl = self._perplexity(service, test_records)
         finally:
-            del service
-            gc.collect()
+            del service  # the weights go now, before the next model loads
         if self.bertscore is not None and questions:
             scores = self.bertscore.f1([q.answer for q in questions], [q.reference for q in questions])
             for q, score in zip(questions, scores, strict=True):

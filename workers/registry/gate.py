@@ -64,14 +64,18 @@ def decide(
         candidate_by_category or {}, champion_by_category or {}, policy
     )
     if regressions:
-        worst = ", ".join(f"{c} {d:+.4f}" for c, d in sorted(regressions.items(), key=lambda kv: kv[1]))
+        worst = ", ".join(
+            f"{c} {d:+.4f}" for c, d in sorted(regressions.items(), key=lambda kv: kv[1])
+        )
         return GateDecision(
             False,
             f"{figures}, but categories regress beyond {policy.category_tolerance:.4f}: {worst}",
             improvement,
             regressions,
         )
-    return GateDecision(True, f"better by the margin: {figures}; no category regresses", improvement)
+    return GateDecision(
+        True, f"better by the margin: {figures}; no category regresses", improvement
+    )
 
 
 def category_regressions(

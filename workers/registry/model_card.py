@@ -73,13 +73,17 @@ def _metrics_table(evaluation: CardEvaluation) -> list[str]:
         change = _fmt(mine - theirs) if mine is not None and theirs is not None else "–"
         if change not in ("–",) and not change.startswith("-"):
             change = "+" + change
-        lines.append(f"| {name} | {_fmt(mine)} | {_fmt(theirs)} | {change} | {METRIC_NOTES[name]} |")
+        lines.append(
+            f"| {name} | {_fmt(mine)} | {_fmt(theirs)} | {change} | {METRIC_NOTES[name]} |"
+        )
     return lines
 
 
 def _category_table(evaluation: CardEvaluation) -> list[str]:
     metric = evaluation.primary_metric
-    categories = sorted(set(evaluation.candidate_by_category) | set(evaluation.baseline_by_category))
+    categories = sorted(
+        set(evaluation.candidate_by_category) | set(evaluation.baseline_by_category)
+    )
     if not categories:
         return []
     lines = [
@@ -93,7 +97,9 @@ def _category_table(evaluation: CardEvaluation) -> list[str]:
         mine = evaluation.candidate_by_category.get(category, {})
         theirs = evaluation.baseline_by_category.get(category, {})
         n = int(mine.get("questions", theirs.get("questions", 0)))
-        lines.append(f"| {category} | {n} | {_fmt(mine.get(metric))} | {_fmt(theirs.get(metric))} |")
+        lines.append(
+            f"| {category} | {n} | {_fmt(mine.get(metric))} | {_fmt(theirs.get(metric))} |"
+        )
     return lines
 
 
@@ -170,8 +176,12 @@ def evaluation_from_run(client: Any, run_id: str) -> CardEvaluation | None:
     """The evaluation that an evaluation run logged (metrics `candidate.*`, `baseline.*`)."""
     run = client.get_run(run_id)
     metrics, params = run.data.metrics, run.data.params
-    candidate = {k.removeprefix("candidate."): v for k, v in metrics.items() if k.startswith("candidate.")}
-    baseline = {k.removeprefix("baseline."): v for k, v in metrics.items() if k.startswith("baseline.")}
+    candidate = {
+        k.removeprefix("candidate."): v for k, v in metrics.items() if k.startswith("candidate.")
+    }
+    baseline = {
+        k.removeprefix("baseline."): v for k, v in metrics.items() if k.startswith("baseline.")
+    }
     if not candidate:
         return None
 
@@ -202,7 +212,9 @@ def store_card(client: Any, info: VersionInfo, card: str, *, run_id: str | None)
     client.update_model_version(info.name, info.version, description=card)
     if run_id:
         client.log_text(run_id, card, CARD_ARTIFACT)
-        client.set_model_version_tag(info.name, info.version, TAG_CARD, f"runs:/{run_id}/{CARD_ARTIFACT}")
+        client.set_model_version_tag(
+            info.name, info.version, TAG_CARD, f"runs:/{run_id}/{CARD_ARTIFACT}"
+        )
 
 
 def card_for(client: Any, info: VersionInfo) -> str:

@@ -66,7 +66,9 @@ def _version_info(client: Any, name: str, version: str) -> VersionInfo:
     if not tags.get(TAG_BASE_MODEL) and mv.run_id:
         # Versions registered by hand or by an older trainer: the training run knows.
         params = dict(client.get_run(mv.run_id).data.params)
-    created = datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC) if mv.creation_timestamp else None
+    created = (
+        datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC) if mv.creation_timestamp else None
+    )
     return VersionInfo(
         name=name,
         version=str(mv.version),
@@ -144,14 +146,18 @@ class Registry:
         """The candidate under evaluation (or in an A/B test) is the challenger."""
         self.client.set_registered_model_alias(name, CHALLENGER, version)
 
-    def record_evaluation(self, name: str, version: str, *, decision: str, reason: str, run_id: str | None) -> None:
+    def record_evaluation(
+        self, name: str, version: str, *, decision: str, reason: str, run_id: str | None
+    ) -> None:
         """The gate's verdict on the version, kept with it."""
         self.client.set_model_version_tag(name, version, TAG_GATE, decision)
         self.client.set_model_version_tag(name, version, TAG_GATE_REASON, reason[:_REASON_LIMIT])
         if run_id:
             self.client.set_model_version_tag(name, version, TAG_EVAL_RUN, run_id)
 
-    def promote(self, name: str, version: str, *, alias: str = CHAMPION, reason: str = "") -> ModelPromoted:
+    def promote(
+        self, name: str, version: str, *, alias: str = CHAMPION, reason: str = ""
+    ) -> ModelPromoted:
         """Point alias at version; for the champion, remember the one it replaces.
 
         Idempotent: promoting the version that already holds the alias changes nothing and
@@ -172,7 +178,9 @@ class Registry:
                 # The challenger won: it no longer runs beside the champion.
                 self.client.delete_registered_model_alias(name, CHALLENGER)
         self.client.set_registered_model_alias(name, alias, target.version)
-        logger.info("%s version %s is now %s (was %s): %s", name, target.version, alias, current, reason)
+        logger.info(
+            "%s version %s is now %s (was %s): %s", name, target.version, alias, current, reason
+        )
         return ModelPromoted(
             model_name=name,
             version=target.version,

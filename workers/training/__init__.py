@@ -1,0 +1,1 @@
+"""The training worker: PEFT fine-tuning jobs from `training.requested`, tracked in MLflow."""
