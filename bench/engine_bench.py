@@ -103,7 +103,7 @@ def bench_one(args: argparse.Namespace, model: str, dtype: str) -> dict[str, obj
 
 
 def main() -> None:
-    """Parse options, run every model × dtype and print one table."""
+    """Parse options, run every model × dtype and print one table row per pair."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["gemma3-270m", "smollm2-135m"])
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"], choices=DTYPES)
@@ -135,23 +135,24 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
 
-    rows = [bench_one(args, model, dtype) for model in args.models for dtype in args.dtypes]
     header = (
         f"{'model':<14} {'dtype':<9} {'load s':>6} {'prompt':>6} {'cached':>6} {'new':>4} "
         f"{'TTFT p50 s':>10} {'decode tok/s p50':>16} {'e2e tok/s p50':>13} {'stall':>5}"
     )
     print(f"prompt={args.prompt} threads={args.threads} runs={args.runs} (greedy)")
     print(header)
-    print("-" * len(header))
-    for row in rows:
-        print(
-            f"{row['model']:<14} {row['dtype']:<9} {row['load_s']:>6.1f} {row['prompt']:>6} "
-            f"{row['cached']:>6} "
-            f"{row['new']:>4} {row['ttft']:>10.3f} {row['tps']:>16.1f} {row['e2e']:>13.1f} "
-            f"{row['stall']:>5.0%}"
-        )
-        if args.show_text:
-            print(f"    {row['sample']!r}")
+    print("-" * len(header), flush=True)
+    for model in args.models:
+        for dtype in args.dtypes:
+            row = bench_one(args, model, dtype)
+            print(
+                f"{row['model']:<14} {row['dtype']:<9} {row['load_s']:>6.1f} {row['prompt']:>6} "
+                f"{row['cached']:>6} {row['new']:>4} {row['ttft']:>10.3f} {row['tps']:>16.1f} "
+                f"{row['e2e']:>13.1f} {row['stall']:>5.0%}",
+                flush=True,
+            )
+            if args.show_text:
+                print(f"    {row['sample']!r}", flush=True)
 
 
 if __name__ == "__main__":

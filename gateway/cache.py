@@ -26,10 +26,17 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from gateway.queries import QueryBook, QueryStream
-from schemas.api import QueryRequest
 from schemas.common import FinishReason, Source, Usage
 from schemas.ops import WorkerHeartbeat
-from schemas.query import Done, QueryCompleted, RetrievedRef, Sources, Started, TokenChunk
+from schemas.query import (
+    Done,
+    QueryCompleted,
+    QueryRequested,
+    RetrievedRef,
+    Sources,
+    Started,
+    TokenChunk,
+)
 
 CACHEABLE_FINISH = ("stop", "length")
 _SPACES = re.compile(r"\s+")
@@ -53,15 +60,20 @@ def fleet_of(beats: Iterable[WorkerHeartbeat]) -> list[str]:
     return sorted(served)
 
 
-def cache_key(request: QueryRequest, fleet: list[str]) -> str | None:
-    """The key of a cacheable request; None unless it is greedy (temperature 0)."""
-    if request.temperature != 0:
+def cache_key(request: QueryRequested, fleet: list[str]) -> str | None:
+    """The key of a query as it would be published; None unless it is greedy (temperature 0).
+
+    Keyed on the published request, so whatever the gateway decided before publishing (the
+    model or variant routed to, a capped max_new_tokens) is part of the key.
+    """
+    params = request.params
+    if params.temperature != 0:
         return None
     parts = {
         "q": normalize(request.question),
         "h": [[t.role, normalize(t.content)] for t in request.history],
         "model": request.model,
-        "params": [request.max_new_tokens, request.top_p, request.seed],
+        "params": [params.max_new_tokens, params.top_p, params.seed],
         "fleet": fleet,
     }
     return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
@@ -192,11 +204,11 @@ def replay(
 
 
 def log_record(
-    request: QueryRequest, query_id: str, hit: CachedAnswer, usage: Usage, *, worker_id: str
+    request: QueryRequested, hit: CachedAnswer, usage: Usage, *, worker_id: str
 ) -> QueryCompleted:
     """The query-log record of an answer served from the cache."""
     return QueryCompleted(
-        query_id=query_id,
+        query_id=request.query_id,
         user_id=request.user_id,
         tier=request.tier,
         question=request.question,

@@ -8,10 +8,12 @@ changing the salt reshuffles everyone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from schemas.common import Tier
+from schemas.ops import WorkerHeartbeat
 from schemas.routing import CHALLENGER, CHAMPION, RoutingPolicy
 
 ANONYMOUS = "anonymous"
@@ -68,3 +70,34 @@ def route(
     if target in available:
         return Route(target, "tier", cap)
     return Route(None, "default", cap)
+
+
+def policy_from_settings(settings: object) -> RoutingPolicy:
+    """The startup policy from the gateway settings (fields absent there keep their defaults)."""
+    fields = {
+        "premium_variant": "route_premium_variant",
+        "free_variant": "route_free_variant",
+        "internal_variant": "route_internal_variant",
+        "free_max_new_tokens": "route_free_max_new_tokens",
+        "challenger_share": "ab_challenger_share",
+        "ab_tiers": "ab_tiers",
+        "salt": "ab_salt",
+    }
+    values = {
+        name: getattr(settings, attr) for name, attr in fields.items() if hasattr(settings, attr)
+    }
+    return RoutingPolicy(**values)
+
+
+def policy_of(state: Any) -> RoutingPolicy:
+    """This gateway's current policy, kept on app.state (POST /api/v1/models/select edits it)."""
+    policy = getattr(state, "routing", None)
+    if policy is None:
+        policy = policy_from_settings(getattr(state, "settings", None))
+        state.routing = policy
+    return policy
+
+
+def served_variants(beats: Iterable[WorkerHeartbeat]) -> set[str]:
+    """Variants (arms) that at least one live worker advertises."""
+    return {variant for beat in beats for variant in beat.variants}

@@ -65,17 +65,6 @@ async def submit_query(
                 f"model {request.model!r} is not served; available: {sorted(served)}"
             )
     query_id = uuid.uuid4().hex
-    # The answer cache lives on app.state, which the bus carries for route modules.
-    cache = answers.answer_cache(bus.state)
-    key = None
-    if cache is not None and cache.enabled:
-        key = answers.cache_key(request, answers.fleet_of(tracker.alive()))
-        hit = cache.get(key) if key else None
-        if hit is not None:
-            return await _answer_from_cache(request, query_id, hit, bus=bus, book=book)
-    query = book.open(query_id, request.question)
-    if cache is not None and key is not None:
-        cache.watch(key, query)
     payload = QueryRequested(
         query_id=query_id,
         question=request.question,
@@ -92,6 +81,17 @@ async def submit_query(
         ),
         stream=stream,
     )
+    # The answer cache lives on app.state, which the bus carries for route modules.
+    cache = answers.answer_cache(bus.state)
+    key = None
+    if cache is not None and cache.enabled:
+        key = answers.cache_key(payload, answers.fleet_of(tracker.alive()))
+        hit = cache.get(key) if key else None
+        if hit is not None:
+            return await _answer_from_cache(payload, hit, bus=bus, book=book)
+    query = book.open(query_id, request.question)
+    if cache is not None and key is not None:
+        cache.watch(key, query)
     try:
         await bus.publish(QUERY_REQUESTED, make_event(payload, source=SOURCE), key=query_id)
     except BusUnavailable as exc:
@@ -101,19 +101,18 @@ async def submit_query(
 
 
 async def _answer_from_cache(
-    request: QueryRequest,
-    query_id: str,
+    request: QueryRequested,
     hit: answers.CachedAnswer,
     *,
     bus: GatewayBus,
     book: QueryBook,
 ) -> QueryStream:
     """Replay a cached answer and write its query-log record (no worker involved)."""
-    worker_id = f"cache@{bus.instance}"
+    query_id, worker_id = request.query_id, f"cache@{bus.instance}"
     query = answers.replay(book, query_id, request.question, hit, worker_id=worker_id)
     done = query.terminal
     assert isinstance(done, Done)
-    record = answers.log_record(request, query_id, hit, done.usage, worker_id=worker_id)
+    record = answers.log_record(request, hit, done.usage, worker_id=worker_id)
     try:
         event = make_event(record, source=SOURCE, correlation_id=query_id)
         await bus.publish(QUERY_COMPLETED, event, key=query_id)

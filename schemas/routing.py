@@ -26,7 +26,10 @@ class RoutingPolicy(BaseModel):
     challenger_share: float = Field(
         default=0.0, ge=0.0, le=1.0, description="share of users routed to the challenger"
     )
-    ab_tiers: list[Tier] = Field(default_factory=lambda: ["free", "premium"])
+    ab_tiers: list[Tier] = Field(
+        default_factory=lambda: list[Tier](["free", "premium"]),
+        description="tiers whose users take part in the A/B split",
+    )
     salt: str = Field(default="melancia-ab", min_length=1, max_length=64)
     pins: dict[str, str] = Field(default_factory=dict, description="user_id → variant")
 

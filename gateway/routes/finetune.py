@@ -149,21 +149,28 @@ def book_of(state: Any) -> JobBook:
 def subscribe(broker: KafkaBroker, state: Any) -> None:
     """Follow every training event (no group: every gateway instance needs all of them)."""
     book = book_of(state)
-    follow = {"auto_offset_reset": "earliest", "ack_policy": AckPolicy.ACK_FIRST}
 
-    @broker.subscriber(TRAINING_REQUESTED, **follow)  # type: ignore[arg-type]
+    @broker.subscriber(
+        TRAINING_REQUESTED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+    )
     async def on_requested(event: Envelope[TrainingRequested]) -> None:
         book.requested(event.data)
 
-    @broker.subscriber(TRAINING_PROGRESS, **follow)  # type: ignore[arg-type]
+    @broker.subscriber(
+        TRAINING_PROGRESS, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+    )
     async def on_progress(event: Envelope[TrainingProgress]) -> None:
         book.progress(event.data)
 
-    @broker.subscriber(TRAINING_COMPLETED, **follow)  # type: ignore[arg-type]
+    @broker.subscriber(
+        TRAINING_COMPLETED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+    )
     async def on_completed(event: Envelope[TrainingCompleted]) -> None:
         book.completed(event.data)
 
-    @broker.subscriber(TRAINING_FAILED, **follow)  # type: ignore[arg-type]
+    @broker.subscriber(
+        TRAINING_FAILED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+    )
     async def on_failed(event: Envelope[TrainingFailed]) -> None:
         book.failed(event.data)
 

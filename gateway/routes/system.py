@@ -1,15 +1,13 @@
-"""Health, metrics and the models that live workers serve."""
+"""Health and metrics (the models live workers serve: gateway/routes/models.py)."""
 
 from __future__ import annotations
-
-from collections import Counter
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.deps import BusDep, MetricsDep, SettingsDep, TrackerDep
-from schemas.api import HealthResponse, ModelInfo, ModelsResponse
+from schemas.api import HealthResponse
 
 router = APIRouter(tags=["system"])
 
@@ -38,20 +36,3 @@ async def health(bus: BusDep, tracker: TrackerDep, settings: SettingsDep) -> JSO
 async def metrics(m: MetricsDep) -> Response:
     """Prometheus exposition of the gateway's registry."""
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-@router.get("/api/v1/models", response_model=ModelsResponse)
-async def models(tracker: TrackerDep) -> ModelsResponse:
-    """Models served by live inference workers, with how many workers serve each."""
-    counts: Counter[tuple[str, str, str | None]] = Counter()
-    for beat in tracker.alive():
-        for name in beat.models:
-            counts[(name, "default", None)] += 1
-        for variant, adapter in beat.variants.items():
-            counts[(beat.models[0] if beat.models else variant, variant, adapter)] += 1
-    return ModelsResponse(
-        models=[
-            ModelInfo(name=name, variant=variant, adapter=adapter, workers=n)
-            for (name, variant, adapter), n in sorted(counts.items(), key=lambda kv: str(kv[0]))
-        ]
-    )

@@ -23,8 +23,8 @@ from workers.evaluation.app import create_app
 from workers.evaluation.runner import EvalConfig, ModelEvaluator, select_items
 from workers.evaluation.service import EvaluationService
 from workers.evaluation.settings import EvaluationSettings
-from workers.evaluation.tracking import open_client
 from workers.inference.models import ensure_model
+from workers.registry import tracking
 from workers.registry.gate import GatePolicy
 from workers.registry.promotion import TAG_GATE, Registry
 
@@ -34,7 +34,9 @@ def adapter(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LoRA adapter with random weights on the tiny model."""
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(ensure_model("tiny", models_dir))
-    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    config = LoraConfig(
+        r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False
+    )
     path = tmp_path_factory.mktemp("adapter") / "tiny-lora"
     get_peft_model(base, config).save_pretrained(path)
     return path
@@ -48,24 +50,20 @@ def evaluator(models_dir: Path) -> ModelEvaluator:
 
 
 @pytest.fixture(scope="module")
-def tracking(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    root = tmp_path_factory.mktemp("mlflow")
-    return f"sqlite:///{root / 'mlflow.db'}", root
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
 
 
-def _service(
-    evaluator: ModelEvaluator, tracking: tuple[str, Path], policy: GatePolicy
-) -> EvaluationService:
-    uri, root = tracking
+def _service(evaluator: ModelEvaluator, home: Path, policy: GatePolicy) -> EvaluationService:
+    client = tracking.client(home)
     return EvaluationService(
         evaluator=evaluator,
         items=select_items(load_benchmark(), 1)[:1],
         test_records=load_split("test")[:1],
-        client=open_client(uri),
-        experiment="eval-test",
-        artifact_root=root / "artifacts",
-        adapter_cache=root / "cache",
-        tracking_uri=uri,
+        client=client,
+        experiment_id=tracking.experiment_id(client, home, "eval-test"),
+        adapter_cache=home / "cache",
+        tracking_uri=tracking.tracking_uri(home),
         policy=policy,
         subset="1 question",
     )
@@ -107,31 +105,46 @@ def _app(service: EvaluationService) -> tuple[Any, list[EvaluationCompleted], An
 async def test_a_trained_candidate_is_evaluated_then_promoted_or_rejected(
     adapter: Path,
     evaluator: ModelEvaluator,
-    tracking: tuple[str, Path],
+    home: Path,
     margin: float,
     decision: str,
 ) -> None:
     policy = GatePolicy(min_improvement=margin, category_tolerance=1.0)
-    service = _service(evaluator, tracking, policy)
+    service = _service(evaluator, home, policy)
     broker, verdicts, promoted = _app(service)
     name = f"melancia-{decision}"
     completed = _completed(adapter, name)
 
     async with TestKafkaBroker(broker) as br:
-        await emit(br, TRAINING_COMPLETED, make_event(completed, source="test"), key=completed.job_id)
+        await emit(
+            br, TRAINING_COMPLETED, make_event(completed, source="test"), key=completed.job_id
+        )
 
         [result] = verdicts
-        assert (result.decision, result.candidate_version, result.champion_version) == (decision, "1", None)
-        assert {"rouge1", "rougeL", "token_f1", "exact_match", "perplexity", "latency_mean_s"} <= set(
-            result.candidate_metrics
+        assert (result.decision, result.candidate_version, result.champion_version) == (
+            decision,
+            "1",
+            None,
         )
+        assert {
+            "rouge1",
+            "rougeL",
+            "token_f1",
+            "exact_match",
+            "perplexity",
+            "latency_mean_s",
+        } <= set(result.candidate_metrics)
         assert result.run_id is not None and result.per_category
         registry = Registry(service.client)
         assert registry.info(name, "1").tags[TAG_GATE] == decision
         if decision == "promoted":
             [raw_promotion] = [c.args[0] for c in promoted.mock.call_args_list]
             promotion = Envelope[ModelPromoted].model_validate(raw_promotion).data
-            assert (promotion.version, promotion.alias, promotion.previous_version) == ("1", "champion", "base")
+            assert (promotion.version, promotion.alias, promotion.previous_version) == (
+                "1",
+                "champion",
+                "base",
+            )
             assert promotion.adapter_uri == str(adapter) and promotion.base_model == "tiny"
             assert registry.aliases(name) == {"champion": "1"}
         else:

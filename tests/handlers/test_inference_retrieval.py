@@ -12,9 +12,9 @@ from qdrant_client import QdrantClient
 from data.pipeline import load_corpus
 from events.bus import emit
 from events.settings import BusSettings
-from events.topics import QUERY_COMPLETED, QUERY_REQUESTED
+from events.topics import QUERY_CANCELLED, QUERY_COMPLETED, QUERY_REQUESTED
 from schemas.envelope import Envelope, make_event
-from schemas.query import QueryCompleted, QueryReply, QueryRequested
+from schemas.query import QueryCancelled, QueryCompleted, QueryReply, QueryRequested
 from workers.inference.app import create_app, load_service
 from workers.inference.embedding import UseEmbedder
 from workers.inference.index import update_index
@@ -124,3 +124,21 @@ def test_follow_up_questions_search_with_the_previous_user_turn(service: Inferen
         ],
     )
     assert service.retrieval_query(request) == "Meu CPC está alto\nE como eu reduzo?"
+
+
+async def test_a_cancel_that_arrives_first_wins_over_the_out_of_scope_answer(
+    settings: InferenceSettings, service: InferenceService
+) -> None:
+    _, broker, runtime = create_app(settings, BusSettings(bootstrap="localhost:9092"))
+    runtime.service = service
+
+    @broker.subscriber(QUERY_COMPLETED)
+    async def log(event: Envelope[QueryCompleted]) -> None: ...
+
+    request = QueryRequested(query_id="q-oos-cancel", question="Qual é a capital da Austrália?")
+    async with TestKafkaBroker(broker) as br:
+        cancel = QueryCancelled(query_id=request.query_id)
+        await emit(br, QUERY_CANCELLED, make_event(cancel, source="t"), key=request.query_id)
+        await emit(br, QUERY_REQUESTED, make_event(request, source="t"), key=request.query_id)
+        logged = Envelope[QueryCompleted].model_validate(log.mock.call_args.args[0]).data
+    assert logged.finish_reason == "cancelled" and logged.answer == ""

@@ -53,7 +53,7 @@ def build_service(settings: EvaluationSettings) -> EvaluationService:
     """Read the benchmark and the test split, open MLflow (runs in a thread)."""
     from data.pipeline import load_benchmark, load_split
     from workers.evaluation.runner import EvalConfig, ModelEvaluator, select_items
-    from workers.evaluation.tracking import open_client
+    from workers.registry import tracking
     from workers.registry.gate import GatePolicy
 
     if settings.eval_torch_threads:
@@ -61,6 +61,7 @@ def build_service(settings: EvaluationSettings) -> EvaluationService:
 
         torch.set_num_threads(settings.eval_torch_threads)
     items = select_items(load_benchmark(), settings.eval_per_category, seed=settings.eval_seed)
+    items = items[: settings.eval_max_questions]
     subset = (
         f"{len(items)} questions, {settings.eval_per_category} per category, seed {settings.eval_seed}"
         if settings.eval_per_category
@@ -76,16 +77,20 @@ def build_service(settings: EvaluationSettings) -> EvaluationService:
             bertscore_layers=settings.eval_bertscore_layers,
         )
     )
-    logger.info("evaluation on %s; MLflow at %s", subset, settings.tracking_uri)
+    uri = tracking.tracking_uri(settings.home, settings.mlflow_uri)
+    client = tracking.client(settings.home, settings.mlflow_uri)
+    experiment = tracking.experiment_id(
+        client, settings.home, settings.eval_experiment, server=settings.mlflow_uri is not None
+    )
+    logger.info("evaluation on %s; MLflow at %s", subset, uri)
     return EvaluationService(
         evaluator=evaluator,
         items=items,
         test_records=load_split("test"),
-        client=open_client(settings.tracking_uri),
-        experiment=settings.eval_experiment,
-        artifact_root=settings.artifact_root,
+        client=client,
+        experiment_id=experiment,
         adapter_cache=settings.adapter_cache,
-        tracking_uri=settings.tracking_uri,
+        tracking_uri=uri,
         policy=GatePolicy(
             primary_metric=settings.gate_primary_metric,
             min_improvement=settings.gate_min_improvement,

@@ -46,7 +46,11 @@ def format_comparison(
     for key in keys:
         a, b = summaries[0][key], summaries[1][key]
         lines.append(f"| {key} | {_fmt(a)} | {_fmt(b)} | {a - b:+.4f} |")
-    lines += ["", f"| category | n | {primary} {names[0]} | {primary} {names[1]} |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"| category | n | {primary} {names[0]} | {primary} {names[1]} |",
+        "|---|---|---|---|",
+    ]
     for category in sorted(categories[0]):
         mine, theirs = categories[0][category], categories[1].get(category, {})
         lines.append(
@@ -63,7 +67,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     service = build_service(settings)
-    name = args.name or settings.registered_model
+    name = args.name or settings.registry_model_name
     if args.version:
         info = service.registry.info(name, args.version)
         candidate = service.target_for(info, "candidate")
@@ -76,9 +80,15 @@ def _eval(args: argparse.Namespace) -> int:
     elif args.against == CHAMPION:
         champion = service.registry.by_alias(name, CHAMPION)
         if champion is None:
-            baseline, label = ModelUnderTest("base", candidate.base_model), "base model (no champion)"
+            baseline, label = (
+                ModelUnderTest("base", candidate.base_model),
+                "base model (no champion)",
+            )
         else:
-            baseline, label = service.target_for(champion, "champion"), f"champion v{champion.version}"
+            baseline, label = (
+                service.target_for(champion, "champion"),
+                f"champion v{champion.version}",
+            )
     else:
         baseline = service.target_for(service.registry.info(name, args.against), "baseline")
         label = f"version {args.against}"
@@ -93,11 +103,11 @@ def _eval(args: argparse.Namespace) -> int:
     print(table)
     print(f"\ngate: {verdict.decision} — {verdict.reason}")
     if not args.no_mlflow:
-        from workers.evaluation.tracking import RunRecord, experiment_id, log_evaluation
+        from workers.evaluation.tracking import RunRecord, log_evaluation
 
         run_id = log_evaluation(
             service.client,
-            experiment_id(service.client, service.experiment, service.artifact_root),
+            service.experiment_id,
             RunRecord(
                 model_name=name,
                 version=args.version,
@@ -111,17 +121,27 @@ def _eval(args: argparse.Namespace) -> int:
             mine,
             theirs,
         )
-        print(f"MLflow run {run_id} ({settings.tracking_uri})")
+        print(f"MLflow run {run_id} ({service.tracking_uri})")
     if args.json:
         Path(args.json).write_text(
             json.dumps(
                 {
-                    "candidate": {"model": candidate.display, "summary": mine.summary, "per_category": mine.per_category},
-                    "baseline": {"model": baseline.display, "summary": theirs.summary, "per_category": theirs.per_category},
+                    "candidate": {
+                        "model": candidate.display,
+                        "summary": mine.summary,
+                        "per_category": mine.per_category,
+                    },
+                    "baseline": {
+                        "model": baseline.display,
+                        "summary": theirs.summary,
+                        "per_category": theirs.per_category,
+                    },
                     "subset": service.subset,
                     "gate": {"decision": verdict.decision, "reason": verdict.reason},
                     "questions": [
-                        {"model": r.model.label, **q.row()} for r in (mine, theirs) for q in r.questions
+                        {"model": r.model.label, **q.row()}
+                        for r in (mine, theirs)
+                        for q in r.questions
                     ],
                 },
                 ensure_ascii=False,
@@ -133,11 +153,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _registry(args: argparse.Namespace) -> tuple[Any, str, Any]:
     from workers.evaluation.settings import EvaluationSettings
-    from workers.evaluation.tracking import open_client
+    from workers.registry import tracking
     from workers.registry.promotion import Registry
 
     settings = EvaluationSettings()
-    return Registry(open_client(settings.tracking_uri)), args.name or settings.registered_model, settings
+    client = tracking.client(settings.home, settings.mlflow_uri)
+    return Registry(client), args.name or settings.registry_model_name, settings
 
 
 async def _publish(topic: str, payload: Any, key: str) -> None:
@@ -165,7 +186,9 @@ def _rollback(args: argparse.Namespace) -> int:
         print(f"cannot roll back: {exc}")
         return 1
     asyncio.run(_publish(MODEL_ROLLED_BACK, event, name))
-    print(f"{name}: champion rolled back from v{event.from_version} to {event.version}; model.rolled_back published")
+    print(
+        f"{name}: champion rolled back from v{event.from_version} to {event.version}; model.rolled_back published"
+    )
     return 0
 
 
@@ -175,7 +198,9 @@ def _promote(args: argparse.Namespace) -> int:
     registry, name, _ = _registry(args)
     event = registry.promote(name, args.version, alias=args.alias, reason=args.reason)
     asyncio.run(_publish(MODEL_PROMOTED, event, name))
-    print(f"{name} v{event.version} is now {event.alias} (was {event.previous_version}); model.promoted published")
+    print(
+        f"{name} v{event.version} is now {event.alias} (was {event.previous_version}); model.promoted published"
+    )
     return 0
 
 
@@ -191,7 +216,10 @@ def _status(args: argparse.Namespace) -> int:
     from workers.registry.promotion import TAG_GATE, TAG_GATE_REASON
 
     registry, name, settings = _registry(args)
-    print(f"{name} at {settings.tracking_uri}; aliases: {registry.aliases(name) or 'none'}")
+    from workers.registry import tracking
+
+    where = tracking.tracking_uri(settings.home, settings.mlflow_uri)
+    print(f"{name} at {where}; aliases: {registry.aliases(name) or 'none'}")
     for info in registry.versions(name):
         gate = info.tags.get(TAG_GATE, "not evaluated")
         print(
@@ -218,9 +246,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", default=None, help="also write the results (with every answer) here")
     p.set_defaults(func=_eval, service="cli")
 
-    model = subparsers.add_parser("model", help="the adapter registry (MLflow aliases)").add_subparsers(
-        dest="action", required=True
-    )
+    model = subparsers.add_parser(
+        "model", help="the adapter registry (MLflow aliases)"
+    ).add_subparsers(dest="action", required=True)
     p = model.add_parser("rollback", help="point champion back at the previous version")
     p.add_argument("--name", default=None)
     p.add_argument("--reason", default="manual rollback")

@@ -53,8 +53,12 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: EvaluationSettings
     async def on_trained(event: Envelope[TrainingCompleted]) -> None:
         service = runtime.require()
         result = await asyncio.to_thread(service.evaluate, event.data)
-        out = make_event(result, source=SOURCE, correlation_id=event.correlation_id or event.data.job_id)
-        await emit(broker, EVALUATION_COMPLETED, out, key=f"{result.model_name}:{result.candidate_version}")
+        out = make_event(
+            result, source=SOURCE, correlation_id=event.correlation_id or event.data.job_id
+        )
+        await emit(
+            broker, EVALUATION_COMPLETED, out, key=f"{result.model_name}:{result.candidate_version}"
+        )
 
     @broker.subscriber(
         EVALUATION_COMPLETED,

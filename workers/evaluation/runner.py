@@ -23,7 +23,14 @@ from workers.evaluation.metrics import BertScore, answer_metrics
 
 logger = logging.getLogger(__name__)
 
-QUALITY_METRICS = ("rouge1", "rougeL", "bertscore_f1", "exact_match", "token_f1", "keyword_coverage")
+QUALITY_METRICS = (
+    "rouge1",
+    "rougeL",
+    "bertscore_f1",
+    "exact_match",
+    "token_f1",
+    "keyword_coverage",
+)
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,9 @@ class _Encoder:
         return [self.bos, *ids] if self.bos is not None and ids[:1] != [self.bos] else ids
 
 
-def answer_nll(model: Any, encode: Callable[[str], list[int]], prompt: str, answer: str) -> tuple[float, int]:
+def answer_nll(
+    model: Any, encode: Callable[[str], list[int]], prompt: str, answer: str
+) -> tuple[float, int]:
     """Summed negative log-likelihood of the answer's tokens after the prompt, and their count."""
     import torch
 
@@ -204,7 +213,9 @@ class ModelEvaluator:
         from workers.inference.models import load_model
         from workers.inference.service import InferenceService
 
-        loaded = load_model(target.base_model, self.config.models_dir, adapter_dir=target.adapter_dir)
+        loaded = load_model(
+            target.base_model, self.config.models_dir, adapter_dir=target.adapter_dir
+        )
         return InferenceService(
             engine=GenerationEngine(loaded),
             model_name=loaded.name,
@@ -234,7 +245,9 @@ class ModelEvaluator:
         finally:
             del service  # the weights go now, before the next model loads
         if self.bertscore is not None and questions:
-            scores = self.bertscore.f1([q.answer for q in questions], [q.reference for q in questions])
+            scores = self.bertscore.f1(
+                [q.answer for q in questions], [q.reference for q in questions]
+            )
             for q, score in zip(questions, scores, strict=True):
                 q.metrics["bertscore_f1"] = score
         report = ModelReport(target, questions, summarize(questions), per_category(questions))

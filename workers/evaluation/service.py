@@ -17,7 +17,7 @@ from data.pipeline import BenchmarkItem, ChatRecord
 from schemas.registry import EvaluationCompleted, ModelPromoted
 from schemas.training import TrainingCompleted
 from workers.evaluation.runner import ModelEvaluator, ModelReport, ModelUnderTest
-from workers.evaluation.tracking import RunRecord, experiment_id, log_evaluation
+from workers.evaluation.tracking import RunRecord, log_evaluation
 from workers.registry.artifacts import resolve_adapter
 from workers.registry.gate import GateDecision, GatePolicy, decide
 from workers.registry.model_card import CardEvaluation, render_card, store_card
@@ -51,8 +51,7 @@ class EvaluationService:
         items: Sequence[BenchmarkItem],
         test_records: Sequence[ChatRecord],
         client: Any,
-        experiment: str,
-        artifact_root: Path,
+        experiment_id: str,
         adapter_cache: Path,
         tracking_uri: str | None,
         policy: GatePolicy,
@@ -64,8 +63,7 @@ class EvaluationService:
         self.test_records = list(test_records)
         self.client = client
         self.registry = Registry(client)
-        self.experiment = experiment
-        self.artifact_root = artifact_root
+        self.experiment_id = experiment_id
         self.adapter_cache = adapter_cache
         self.tracking_uri = tracking_uri
         self.policy = policy
@@ -76,13 +74,20 @@ class EvaluationService:
         """What to load to serve a registered version."""
         if info.adapter_uri is None:
             return ModelUnderTest(label, info.base_model, None, info.version)
-        adapter = resolve_adapter(info.adapter_uri, self.adapter_cache, tracking_uri=self.tracking_uri)
+        adapter = resolve_adapter(
+            info.adapter_uri, self.adapter_cache, tracking_uri=self.tracking_uri
+        )
         return ModelUnderTest(label, info.base_model, adapter, info.version)
 
     def baseline_for(self, candidate: VersionInfo) -> tuple[ModelUnderTest, str]:
-        """The current champion, or the base model when there is none (or it is the candidate)."""
+        """The current champion, or the base model when there is none, when it is the candidate
+        itself, or when it adapts another base model (no worker serving this one loads it)."""
         champion = self.registry.by_alias(candidate.name, CHAMPION)
-        if champion is not None and champion.version != candidate.version:
+        if (
+            champion is not None
+            and champion.version != candidate.version
+            and champion.base_model == candidate.base_model
+        ):
             return self.target_for(champion, "champion"), f"champion v{champion.version}"
         return ModelUnderTest("base", candidate.base_model), f"base model {candidate.base_model}"
 
@@ -125,7 +130,8 @@ class EvaluationService:
             candidate_metrics=_summary_for_event(mine.summary),
             champion_metrics=_summary_for_event(theirs.summary),
             per_category={
-                category: _summary_for_event(values) for category, values in mine.per_category.items()
+                category: _summary_for_event(values)
+                for category, values in mine.per_category.items()
             },
             decision="promoted" if verdict.promote else "rejected",
             reason=verdict.reason,
@@ -143,7 +149,7 @@ class EvaluationService:
         """Log the run, tag the version with the verdict, and store its model card."""
         run_id = log_evaluation(
             self.client,
-            experiment_id(self.client, self.experiment, self.artifact_root),
+            self.experiment_id,
             RunRecord(
                 model_name=info.name,
                 version=info.version,

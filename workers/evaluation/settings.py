@@ -21,6 +21,9 @@ class EvaluationSettings(BaseSettings):
         le=1000,
         description="benchmark questions per category (stratified); 0: the whole benchmark",
     )
+    eval_max_questions: int | None = Field(
+        default=None, ge=1, description="cap on the subset's size (smoke tests)"
+    )
     eval_seed: int = Field(default=0, ge=0, description="which questions the subset draws")
     eval_max_new_tokens: int = Field(
         default=128, ge=1, le=2048, description="answer length cap during evaluation"
@@ -51,11 +54,11 @@ class EvaluationSettings(BaseSettings):
         default="champion",
         description="alias a passing candidate gets (challenger: A/B test it first)",
     )
-    registered_model: str = Field(
-        default="melancia", description="registered model name of the adapters"
+    registry_model_name: str = Field(
+        default="melancia", description="registered model that adapters become versions of"
     )
-    mlflow_tracking_uri: str | None = Field(
-        default=None, description="MLflow tracking/registry URI; unset: SQLite in MELANCIA_HOME"
+    mlflow_uri: str | None = Field(
+        default=None, description="MLflow tracking server; unset: SQLite under MELANCIA_HOME/mlflow"
     )
     eval_experiment: str = Field(
         default="melancia-evaluation", description="MLflow experiment of evaluation runs"
@@ -67,14 +70,6 @@ class EvaluationSettings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
-
-    @property
-    def tracking_uri(self) -> str:
-        return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
-
-    @property
-    def artifact_root(self) -> Path:
-        return (self.home / "mlartifacts").resolve()
 
     @property
     def adapter_cache(self) -> Path:

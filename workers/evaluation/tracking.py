@@ -6,7 +6,6 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from workers.evaluation.runner import ModelReport
@@ -15,21 +14,6 @@ logger = logging.getLogger(__name__)
 
 QUESTIONS_ARTIFACT = "questions.json"
 SUMMARY_ARTIFACT = "evaluation.json"
-
-
-def open_client(tracking_uri: str) -> Any:
-    """An MlflowClient for tracking and the registry at the same URI."""
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-
-
-def experiment_id(client: Any, name: str, artifact_root: Path) -> str:
-    """The experiment's id, creating it with artifacts under artifact_root (not ./mlruns)."""
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    return str(client.create_experiment(name, artifact_location=artifact_root.as_uri() + f"/{name}"))
 
 
 @dataclass(frozen=True)
@@ -72,13 +56,15 @@ def log_evaluation(
             "baseline_model": baseline.model.display,
             **{k: str(v) for k, v in record.params.items()},
         }
-        for key, value in params.items():
-            client.log_param(run_id, key, str(value)[:6000])
+        for name, text in params.items():
+            client.log_param(run_id, name, str(text)[:6000])
         metrics: dict[str, float] = {}
         for prefix, report in (("candidate", candidate), ("baseline", baseline)):
             metrics |= {f"{prefix}.{k}": v for k, v in _finite(report.summary).items()}
             for category, values in report.per_category.items():
-                metrics |= {f"{prefix}_category.{category}.{k}": v for k, v in _finite(values).items()}
+                metrics |= {
+                    f"{prefix}_category.{category}.{k}": v for k, v in _finite(values).items()
+                }
         for key, value in _finite(candidate.summary).items():
             if key in baseline.summary and math.isfinite(baseline.summary[key]):
                 metrics[f"delta.{key}"] = value - baseline.summary[key]

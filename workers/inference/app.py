@@ -86,6 +86,12 @@ def load_service(settings: InferenceSettings) -> InferenceService:
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
     loaded = load_model(settings.base_model, settings.models_dir, adapter_dir=settings.adapter_dir)
+    if settings.adapter_dir is not None:
+        from workers.inference.prompting import CHAT_TEMPLATE
+        from workers.registry.adapters import check_template
+
+        # Serve with the chat template the adapter was trained with, or refuse to start.
+        check_template(settings.adapter_dir, loaded.tokenizer, default_template=CHAT_TEMPLATE)
     logger.info("serving %s (adapter: %s)", loaded.name, loaded.adapter)
     return InferenceService(
         engine=GenerationEngine(loaded, max_concurrency=settings.inference_concurrency),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -10,14 +11,18 @@ from typing import Any
 def _build(args: argparse.Namespace) -> int:
     from data.pipeline import load_corpus
     from workers.inference.embedding import UseEmbedder
-    from workers.inference.index import open_store, update_index
+    from workers.inference.index import IndexUnavailable, open_store, update_index
     from workers.inference.settings import InferenceSettings
 
     settings = InferenceSettings()
     started = time.perf_counter()
     articles = load_corpus()
     embedder = UseEmbedder(threads=settings.embedding_threads)
-    store = open_store(url=settings.qdrant_url, path=settings.qdrant_dir)
+    try:
+        store = open_store(url=settings.qdrant_url, path=settings.qdrant_dir)
+    except IndexUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     try:
         report = update_index(
             store,
@@ -43,10 +48,15 @@ def _build(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     from workers.inference.app import load_retriever
+    from workers.inference.index import IndexUnavailable
     from workers.inference.settings import InferenceSettings
 
     settings = InferenceSettings(retrieval=True, retrieval_auto_index=False)
-    retriever = load_retriever(settings)
+    try:
+        retriever = load_retriever(settings)
+    except IndexUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     assert retriever is not None
     result = retriever.search(args.question, k=args.k)
     scope = "in scope" if result.in_scope else "OUT OF SCOPE"

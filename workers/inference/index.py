@@ -61,14 +61,41 @@ def open_store(
             ) from exc
         return client
     deadline = time.monotonic() + lock_wait_s
+    pause = 0.05
     while True:
+        # Probe the lock first: opening the store loads every point before it tries the lock.
+        if _lock_is_free(path):
+            try:
+                return QdrantClient(path=str(path))
+            except RuntimeError as exc:
+                if "already accessed" not in str(exc):
+                    raise
+        # Another process (a worker copying it, an index build) holds the store.
+        if time.monotonic() > deadline:
+            raise IndexUnavailable(
+                f"local Qdrant store {path} is still busy after {lock_wait_s:g}s "
+                "(another process holds it); use a Qdrant server for shared access"
+            )
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
+
+
+def _lock_is_free(path: Path) -> bool:
+    """Whether no process holds the local store's lock file (the one qdrant-client takes)."""
+    import portalocker
+
+    lock_file = path / ".lock"
+    if not lock_file.exists():
+        return True
+    with lock_file.open("r+") as handle:
         try:
-            return QdrantClient(path=str(path))
-        except RuntimeError as exc:
-            # Another process (a worker copying it, an index build) holds the store's lock.
-            if "already accessed" not in str(exc) or time.monotonic() > deadline:
-                raise IndexUnavailable(f"local Qdrant store {path} is busy: {exc}") from exc
-            time.sleep(0.25)
+            portalocker.lock(
+                handle, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING
+            )
+        except portalocker.exceptions.LockException:
+            return False
+        portalocker.unlock(handle)
+    return True
 
 
 def ensure_collection(client: QdrantClient, name: str, dim: int, *, rebuild: bool = False) -> None:

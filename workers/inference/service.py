@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Protocol
 
-from schemas.common import Usage
+from schemas.common import FinishReason, Usage
 from schemas.query import (
     Done,
     Failed,
@@ -136,7 +136,9 @@ class InferenceService:
                     )
                 )
                 if not retrieval.in_scope:
-                    return await self._out_of_scope(request, sink, seq, started, retrieval)
+                    return await self._out_of_scope(
+                        request, sink, seq, started, retrieval, cancelled=stop.is_set()
+                    )
             stream = self.engine.astream(
                 self.grounded_prompt(request, retrieval),
                 max_new_tokens=min(params.max_new_tokens, self.max_new_tokens_cap),
@@ -220,17 +222,23 @@ class InferenceService:
         seq: itertools.count[int],
         started: float,
         retrieval: Retrieval,
+        *,
+        cancelled: bool,
     ) -> QueryCompleted:
-        """Answer the fixed out-of-scope message instead of generating one."""
-        tokens = self.engine.count_tokens(OUT_OF_SCOPE_ANSWER)
-        await sink.send(
-            TokenChunk(
-                query_id=request.query_id, seq=next(seq), text=OUT_OF_SCOPE_ANSWER, tokens=tokens
+        """Answer the fixed out-of-scope message instead of generating one (unless cancelled)."""
+        text = "" if cancelled else OUT_OF_SCOPE_ANSWER
+        finish: FinishReason = "cancelled" if cancelled else "stop"
+        tokens = self.engine.count_tokens(text) if text else 0
+        if text:
+            await sink.send(
+                TokenChunk(query_id=request.query_id, seq=next(seq), text=text, tokens=tokens)
             )
-        )
         elapsed_ms = (time.monotonic() - started) * 1000
         usage = Usage(
-            prompt_tokens=0, completion_tokens=tokens, latency_ms=elapsed_ms, ttft_ms=elapsed_ms
+            prompt_tokens=0,
+            completion_tokens=tokens,
+            latency_ms=elapsed_ms,
+            ttft_ms=elapsed_ms if text else None,
         )
         await sink.send(
             Done(
@@ -238,13 +246,11 @@ class InferenceService:
                 seq=next(seq),
                 model=self.model_name,
                 variant=self.variant,
-                finish_reason="stop",
+                finish_reason=finish,
                 usage=usage,
             )
         )
-        return self._record(
-            request, OUT_OF_SCOPE_ANSWER, started, usage=usage, finish="stop", retrieval=retrieval
-        )
+        return self._record(request, text, started, usage=usage, finish=finish, retrieval=retrieval)
 
     def _record(
         self,

@@ -6,8 +6,13 @@ import os
 import socket
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The fine-tuned adapter the repository ships per base model (trained by `make train-default`).
+SHIPPED_ADAPTERS = {
+    "gemma3-270m": Path(__file__).resolve().parents[2] / "data/adapters/melancia-gemma3-270m-lora"
+}
 
 
 def _worker_id() -> str:
@@ -21,7 +26,13 @@ class InferenceSettings(BaseSettings):
 
     base_model: str = Field(default="gemma3-270m", description="model name, local path or hub id")
     home: Path = Field(default=Path("var"), description="state directory (caches, stores)")
-    adapter_dir: Path | None = Field(default=None, description="a PEFT adapter to serve")
+    adapter_dir: Path | None = Field(
+        default=None,
+        description="a PEFT adapter to serve; unset: the shipped one of the base model, if any",
+    )
+    shipped_adapter: bool = Field(
+        default=True, description="serve data/adapters/<shipped> when no adapter_dir is set"
+    )
     worker_id: str = Field(default_factory=_worker_id, description="identity in logs and events")
     inference_concurrency: int = Field(
         default=2, ge=1, le=32, description="queries generated at once (consumers in the group)"
@@ -55,6 +66,14 @@ class InferenceSettings(BaseSettings):
     chunk_words: int = Field(default=120, ge=20, le=1000, description="words per passage")
     chunk_overlap: int = Field(default=30, ge=0, le=500, description="words shared by passages")
     embedding_threads: int = Field(default=1, ge=1, le=32, description="embedding BLAS threads")
+
+    @model_validator(mode="after")
+    def _shipped_adapter_by_default(self) -> InferenceSettings:
+        shipped = SHIPPED_ADAPTERS.get(self.base_model)
+        present = shipped is not None and (shipped / "adapter_config.json").is_file()
+        if self.adapter_dir is None and self.shipped_adapter and present:
+            self.adapter_dir = shipped
+        return self
 
     @property
     def models_dir(self) -> Path:

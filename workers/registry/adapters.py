@@ -50,6 +50,9 @@ class AdapterCard(BaseModel):
     resumed_from_step: int | None = None
     created_at: str | None = None
     libraries: dict[str, str] = Field(default_factory=dict)
+    probe: dict[str, Any] | None = Field(
+        default=None, description="top next-token logits of the trained model on one prompt"
+    )
 
 
 def write_card(adapter_dir: Path, card: AdapterCard) -> Path:

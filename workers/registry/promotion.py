@@ -11,24 +11,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from schemas.registry import ModelPromoted, ModelRolledBack
 from schemas.training import TrainingCompleted
+from workers.registry import tags, versions
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
+CHAMPION = tags.CHAMPION
 CHALLENGER = "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
 # The version that a rollback to the base model points at: no adapter at all.
 BASE_VERSION = "base"
 
-TAG_BASE_MODEL = "melancia.base_model"
-TAG_METHOD = "melancia.method"
-TAG_DATASET = "melancia.dataset_version"
-TAG_ADAPTER_URI = "melancia.adapter_uri"
-TAG_JOB = "melancia.job_id"
+TAG_BASE_MODEL = tags.BASE_MODEL
+TAG_METHOD = tags.METHOD
+TAG_DATASET = tags.DATASET_VERSION
+TAG_ADAPTER_URI = tags.ADAPTER_URI
+TAG_JOB = tags.JOB_ID
 TAG_PREVIOUS = "melancia.previous_champion"
 TAG_GATE = "melancia.gate"
 TAG_GATE_REASON = "melancia.gate_reason"
@@ -61,25 +63,25 @@ class VersionInfo:
 
 def _version_info(client: Any, name: str, version: str) -> VersionInfo:
     mv = client.get_model_version(name, str(version))
-    tags = dict(mv.tags or {})
-    params: dict[str, str] = {}
-    if not tags.get(TAG_BASE_MODEL) and mv.run_id:
+    found = dict(mv.tags or {})
+    if not found.get(TAG_BASE_MODEL) and mv.run_id:
         # Versions registered by hand or by an older trainer: the training run knows.
-        params = dict(client.get_run(mv.run_id).data.params)
+        run = client.get_run(mv.run_id).data
+        found = {**run.tags, **{f"melancia.{k}": v for k, v in run.params.items()}, **found}
     created = (
         datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC) if mv.creation_timestamp else None
     )
     return VersionInfo(
         name=name,
         version=str(mv.version),
-        base_model=tags.get(TAG_BASE_MODEL) or params.get("base_model") or "unknown",
-        adapter_uri=tags.get(TAG_ADAPTER_URI) or mv.source,
-        method=tags.get(TAG_METHOD) or params.get("method"),
-        dataset_version=tags.get(TAG_DATASET) or params.get("dataset_version"),
+        base_model=found.get(TAG_BASE_MODEL) or "unknown",
+        adapter_uri=found.get(TAG_ADAPTER_URI) or mv.source,
+        method=found.get(TAG_METHOD),
+        dataset_version=found.get(TAG_DATASET),
         run_id=mv.run_id,
-        job_id=tags.get(TAG_JOB),
+        job_id=found.get(TAG_JOB),
         aliases=tuple(sorted(mv.aliases or ())),
-        tags=tags,
+        tags=found,
         description=mv.description or "",
         created_at=created,
     )
@@ -116,19 +118,6 @@ class Registry:
     def ensure_version(self, completed: TrainingCompleted) -> VersionInfo:
         """The version a training job produced (registering it if the trainer did not),
         tagged with what serving and the model card need."""
-        from mlflow.exceptions import MlflowException
-
-        version = completed.model_version
-        if version is None:
-            try:
-                self.client.create_registered_model(completed.model_name)
-            except MlflowException:
-                pass  # it exists
-            mv = self.client.create_model_version(
-                completed.model_name, source=completed.adapter_uri, run_id=completed.run_id
-            )
-            version = str(mv.version)
-            logger.info("registered %s version %s", completed.model_name, version)
         wanted = {
             TAG_BASE_MODEL: completed.base_model,
             TAG_METHOD: completed.method,
@@ -136,6 +125,15 @@ class Registry:
             TAG_ADAPTER_URI: completed.adapter_uri,
             TAG_JOB: completed.job_id,
         }
+        version = completed.model_version
+        if version is None:
+            version = versions.register_version(
+                self.client,
+                name=completed.model_name,
+                source=completed.adapter_uri,
+                run_id=completed.run_id,
+                version_tags=wanted,
+            )
         present = dict(self.client.get_model_version(completed.model_name, version).tags or {})
         for key, value in wanted.items():
             if key not in present:
@@ -236,3 +234,32 @@ class Registry:
             adapter_uri=target.adapter_uri,
             reason=reason,
         )
+
+    def serving(self, name: str, base_model: str) -> list[ModelPromoted]:
+        """What the aliases say a worker on base_model should serve now, as promotions."""
+        out = []
+        for alias in ALIASES:
+            info = self.by_alias(name, alias)
+            if info is not None and info.base_model == base_model:
+                out.append(
+                    ModelPromoted(
+                        model_name=name,
+                        version=info.version,
+                        alias=alias,
+                        base_model=info.base_model,
+                        adapter_uri=info.adapter_uri,
+                        reason="registry state at start",
+                    )
+                )
+        return out
+
+
+def serving_state(
+    home: Path, mlflow_uri: str | None, name: str, base_model: str
+) -> list[ModelPromoted]:
+    """The registry's champion/challenger for base_model ([] when there is no store yet)."""
+    from workers.registry import tracking
+
+    if mlflow_uri is None and not (Path(home) / "mlflow" / "mlflow.db").is_file():
+        return []  # never open (and so create) an embedded store just to find it empty
+    return Registry(tracking.client(home, mlflow_uri)).serving(name, base_model)

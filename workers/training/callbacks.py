@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 ProgressSink = Callable[[TrainingProgress], None]
 
 
-class ProgressCallback(TrainerCallback):  # type: ignore[misc]
+class ProgressCallback(TrainerCallback):
     """Turns Trainer logs into TrainingProgress at a steady pace (always after an evaluation)."""
 
     def __init__(self, job_id: str, sink: ProgressSink, *, interval_s: float) -> None:
@@ -67,7 +67,7 @@ class ProgressCallback(TrainerCallback):  # type: ignore[misc]
         self._sent_at = time.monotonic()
 
 
-class MlflowCallback(TrainerCallback):  # type: ignore[misc]
+class MlflowCallback(TrainerCallback):
     """Per-step metrics, a liveness heartbeat and the checkpoints, into the job's MLflow run."""
 
     def __init__(self, tracker: Any) -> None:
@@ -89,7 +89,7 @@ class MlflowCallback(TrainerCallback):  # type: ignore[misc]
             self.tracker.log_checkpoint(args.output_dir, state.global_step)
 
 
-class ControlCallback(TrainerCallback):  # type: ignore[misc]
+class ControlCallback(TrainerCallback):
     """Stops with a checkpoint when asked or out of time; always evaluates the final step."""
 
     def __init__(self, stop: threading.Event, max_duration_s: float | None) -> None:

@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from accelerate.utils import extract_model_from_parallel
+
 from schemas.training import TrainingCompleted, TrainingProgress, TrainingRequested
 from workers.inference.conversion import clear_gguf_quantizer
 from workers.inference.models import ModelNotAvailable, ensure_model
-from workers.inference.prompting import ensure_chat_template
+from workers.inference.prompting import apply_chat_template, ensure_chat_template
 from workers.registry.adapters import TEMPLATE_FILE, AdapterCard, template_version
 from workers.training.callbacks import (
     ControlCallback,
@@ -23,7 +25,7 @@ from workers.training.callbacks import (
 )
 from workers.training.data import JobData
 from workers.training.errors import JobInterrupted, JobRejected
-from workers.training.formatting import Collator, encode_records, pad_token_id
+from workers.training.formatting import Collator, encode_records, encode_text, pad_token_id
 from workers.training.methods import POSITION_PRESERVING, Hardware, peft_config, quantization_config
 
 logger = logging.getLogger(__name__)
@@ -41,7 +43,11 @@ def load_base(name_or_path: str, models_dir: Path, *, quantize: bool) -> tuple[A
     tokenizer = ensure_chat_template(AutoTokenizer.from_pretrained(path))
     kwargs: dict[str, Any] = {"dtype": torch.float32}
     if quantize:
-        kwargs = {"quantization_config": quantization_config(), "device_map": {"": 0}}
+        from accelerate import PartialState
+
+        # Each DDP process quantizes its own copy onto its own GPU.
+        device = PartialState().local_process_index
+        kwargs = {"quantization_config": quantization_config(), "device_map": {"": device}}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if not quantize and getattr(model, "hf_quantizer", None) is not None:
         clear_gguf_quantizer(model)
@@ -102,6 +108,7 @@ def build_trainer(
         processing_class=tokenizer,
         callbacks=callbacks,
         sparse_logits=sparse_logits and request.method in POSITION_PRESERVING,
+        share_prefix=hp.share_prompt_prefix and not hp.gradient_checkpointing,
     )
     # Progress goes out as events and MLflow metrics; the Trainer must not print every log.
     trainer.remove_callback(PrinterCallback)
@@ -193,8 +200,12 @@ def train_adapter(
         trainer, result, counts, time.monotonic() - started, progress.resumed_from or 0
     )
     adapter_dir = output_dir / "adapter"
+    # Mixed precision patched the model's forward with autocast; the trained weights are fp32
+    # and serving runs them in fp32, so the probe below must too.
+    trained = extract_model_from_parallel(trainer.model, keep_fp32_wrapper=False)
     if trainer.is_world_process_zero():
-        save_adapter(trainer.model, str(tokenizer.chat_template), adapter_dir)
+        save_adapter(trained, str(tokenizer.chat_template), adapter_dir)
+    probe = probe_logits(trained, tokenizer)
     card = make_card(
         request,
         name=f"{job_id}",
@@ -206,6 +217,7 @@ def train_adapter(
         runtime_s=metrics.get("train_runtime_s", 0.0),
         resumed_from_step=progress.resumed_from,
     )
+    card.probe = probe
     return Outcome(adapter_dir, card, metrics, progress.resumed_from)
 
 
@@ -217,6 +229,31 @@ def save_adapter(model: Any, chat_template: str, adapter_dir: Path) -> None:
     """
     model.save_pretrained(str(adapter_dir))
     (adapter_dir / TEMPLATE_FILE).write_text(chat_template, encoding="utf-8")
+
+
+PROBE_QUESTION = "O que é ACOS?"
+
+
+def probe_logits(model: Any, tokenizer: Any, question: str = PROBE_QUESTION) -> dict[str, Any]:
+    """The trained model's top next-token logits for one prompt, kept in the card so a reload
+    can be checked to reproduce the model that was trained (same weights, same outputs)."""
+    import torch
+
+    text = apply_chat_template(
+        tokenizer, [{"role": "user", "content": question}], add_generation_prompt=True
+    )
+    ids = torch.tensor([encode_text(tokenizer, text)], device=model.device)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        logits = model(input_ids=ids).logits[0, -1].float()
+    model.train(was_training)
+    top = torch.topk(logits, 8)
+    return {
+        "question": question,
+        "token_ids": top.indices.tolist(),
+        "logits": [round(float(v), 6) for v in top.values],
+    }
 
 
 def _checkpoint_logger(tracker: Any, log_checkpoints: bool) -> Any:

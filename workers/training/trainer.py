@@ -22,9 +22,12 @@ class AssistantTrainer(Trainer):
     prompt tuning) shift positions, so they use the stock loss.
     """
 
-    def __init__(self, *args: Any, sparse_logits: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, sparse_logits: bool = True, share_prefix: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.sparse_logits = sparse_logits
+        self.share_prefix = sparse_logits and share_prefix
         if sparse_logits:
             # Our loss divides by num_items_in_batch itself (gradient accumulation stays exact).
             self.model_accepts_loss_kwargs = True
@@ -38,20 +41,41 @@ class AssistantTrainer(Trainer):
     ) -> Any:
         if not self.sparse_logits:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        loss, outputs = labelled_loss(model, inputs, num_items_in_batch)
+        loss, outputs = labelled_loss(
+            model, inputs, num_items_in_batch, share_prefix=self.share_prefix
+        )
         return (loss, outputs) if return_outputs else loss
 
 
 def labelled_loss(
-    model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: torch.Tensor | int | None
+    model: torch.nn.Module,
+    inputs: dict[str, Any],
+    num_items_in_batch: torch.Tensor | int | None,
+    *,
+    share_prefix: bool = False,
 ) -> tuple[torch.Tensor, Any]:
-    """Causal-LM loss from the logits of positions whose next token is labelled in any row."""
-    targets = inputs["labels"][:, 1:]
+    """Causal-LM loss from the logits of positions whose next token is labelled in any row.
+
+    With share_prefix, the token prefix every row shares (the system prompt) runs once, for
+    one row and without gradient; the rows continue from its KV cache. The forward pass (and
+    so the loss) is unchanged; the gradient leaves out the adapter's effect on that prefix.
+    """
+    input_ids, labels = inputs["input_ids"], inputs["labels"]
+    mask = inputs.get("attention_mask")
+    targets = labels[:, 1:]
     keep = (targets != IGNORE).any(dim=0).nonzero().squeeze(-1)
+    start = shared_prefix_length(input_ids, labels) if share_prefix else 0
+    kwargs: dict[str, Any] = {}
+    if start:
+        with torch.no_grad():
+            prefix = model(input_ids=input_ids[:1, :start], use_cache=True).past_key_values
+        prefix.batch_repeat_interleave(input_ids.shape[0])
+        kwargs = {"past_key_values": prefix, "use_cache": True}
     outputs = model(
-        input_ids=inputs["input_ids"],
-        attention_mask=inputs.get("attention_mask"),
-        logits_to_keep=keep,
+        input_ids=input_ids[:, start:],
+        attention_mask=mask,
+        logits_to_keep=keep - start,
+        **kwargs,
     )
     logits = outputs.logits.float()
     picked = targets[:, keep].to(logits.device)
@@ -68,6 +92,20 @@ def labelled_loss(
     if isinstance(denominator, torch.Tensor):
         denominator = denominator.to(loss.device)
     return loss / denominator, outputs
+
+
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix_length(input_ids: torch.Tensor, labels: torch.Tensor) -> int:
+    """Length of the token prefix identical in every row and free of labels (0 if short)."""
+    if input_ids.shape[0] < 2:
+        return 0
+    same = (input_ids == input_ids[:1]).all(dim=0).long().cumprod(dim=0).sum()
+    labelled = (labels != IGNORE).long().argmax(dim=1).min()
+    # Logits at position p predict token p + 1: the first label's predecessor must stay in.
+    length = int(torch.minimum(same, labelled - 1).clamp(min=0))
+    return length if length >= MIN_SHARED_PREFIX else 0
 
 
 def training_arguments(
@@ -106,8 +144,8 @@ def training_arguments(
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         use_cpu=not cuda,
-        gradient_checkpointing=hp.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False}
+        activation_checkpointing=hp.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False}
         if hp.gradient_checkpointing
         else None,
         train_sampling_strategy="group_by_length" if hp.group_by_length else "random",

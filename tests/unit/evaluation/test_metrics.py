@@ -68,3 +68,17 @@ def test_keyword_coverage_matches_phrases_without_caring_about_accents() -> None
     assert keyword_coverage(answer, keywords) == pytest.approx(3 / 4)
     assert keyword_coverage(answer, []) is None
     assert keyword_coverage("o acos", ["acos de equilíbrio"]) == 0.0
+
+
+def test_bertscore_runs_offline_from_the_packaged_backbone() -> None:
+    from workers.evaluation.metrics import BertScore
+
+    scorer = BertScore(num_layers=6)
+    same, other, empty = scorer.f1(
+        ["O ACOS é 25%.", "banana com canela", ""],
+        ["O ACOS é 25%.", "O ROAS mede receita por real investido.", "x"],
+    )
+
+    assert same == pytest.approx(1.0, abs=1e-4)
+    assert 0.0 < other < same
+    assert empty == 0.0

@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 
 from gateway.cache import AnswerCache, cache_key, fleet_of, log_record, normalize, replay
 from gateway.queries import QueryBook, QueryStream
-from schemas.api import QueryRequest
 from schemas.common import Source, Usage
 from schemas.ops import WorkerHeartbeat
-from schemas.query import Done, Sources, Started, TokenChunk
+from schemas.query import Done, QueryRequested, Sources, Started, TokenChunk
 
 FLEET = ["smollm2-135m|default|smollm2-135m"]
 
@@ -45,8 +44,12 @@ def answered(query_id: str = "q1", *, finish: str = "stop", sources: bool = True
     return stream
 
 
+def request(question: str = "O que é ACOS?", **fields: object) -> QueryRequested:
+    return QueryRequested.model_validate({"query_id": "q", "question": question, **fields})
+
+
 def key(question: str = "O que é ACOS?", **fields: object) -> str:
-    found = cache_key(QueryRequest(question=question, **fields), FLEET)  # type: ignore[arg-type]
+    found = cache_key(request(question, **fields), FLEET)
     assert found is not None
     return found
 
@@ -58,11 +61,12 @@ def test_normalize_ignores_case_spacing_and_trailing_punctuation() -> None:
 
 def test_the_key_covers_params_history_model_and_fleet_and_needs_temperature_zero() -> None:
     assert key() == key("o que é  acos")
-    assert key() != key(max_new_tokens=64)
-    assert key() != key(model="smollm2-135m")
+    assert key() == key(stream=False, user_id="someone-else", query_id="other")
+    assert key() != key(params={"max_new_tokens": 64})
+    assert key() != key(model="challenger")  # the variant the gateway routed to
     assert key() != key(history=[{"role": "user", "content": "oi"}])
-    assert cache_key(QueryRequest(question="O que é ACOS?"), ["other|default|x"]) != key()
-    assert cache_key(QueryRequest(question="O que é ACOS?", temperature=0.7), FLEET) is None
+    assert cache_key(request(), ["other|default|x"]) != key()
+    assert cache_key(request(params={"temperature": 0.7}), FLEET) is None
 
 
 def test_fleet_lists_model_variant_and_adapter() -> None:
@@ -127,13 +131,8 @@ def test_replay_rebuilds_the_stream_with_a_cached_done_and_a_log_record() -> Non
     done = query.terminal
     assert isinstance(done, Done) and done.cached and done.finish_reason == "stop"
     assert "".join(query.answer) == hit.answer and query.sources == hit.sources
-    record = log_record(
-        QueryRequest(question="o que é acos", user_id="u"),
-        "q2",
-        hit,
-        done.usage,
-        worker_id="cache@gw",
-    )
+    asked = QueryRequested(query_id="q2", question="o que é acos", user_id="u")
+    record = log_record(asked, hit, done.usage, worker_id="cache@gw")
     assert record.cached and record.worker_id == "cache@gw" and record.user_id == "u"
     assert [r.article_id for r in record.retrieved] == ["metricas-acos"]
 

@@ -323,3 +323,27 @@ def test_the_terminal_chat_prints_the_streamed_answer_then_the_sources(
     refused = io.StringIO()
     assert ask(client, " ", [], args, refused) is None
     assert refused.getvalue().startswith("erro 422")
+
+
+def test_missing_credentials_on_the_openai_api_are_an_openai_401() -> None:
+    settings = GatewaySettings(env="production", jwt_secret="s" * 40, worker_wait_s=0.3)
+    app = create_app(settings, BusSettings(bootstrap=f"127.0.0.1:{free_port()}"))
+    with TestClient(app) as client:
+        response = client.get("/v1/models")
+        assert response.status_code == 401
+        assert response.json()["error"]["type"] == "authentication_error"
+        assert "WWW-Authenticate" in response.headers
+        assert client.get("/").status_code == 200  # the chat page itself is public
+        assert client.post("/api/v1/cache/clear").status_code == 401
+
+
+def test_a_body_that_is_not_json_is_a_4xx_on_every_new_endpoint(
+    gateway: tuple[TestClient, FakeWorker],
+) -> None:
+    client, _ = gateway
+    headers = {"content-type": "application/json"}
+    chat = client.post("/v1/chat/completions", content=b"{not json", headers=headers)
+    assert chat.status_code == 400 and "JSON" in chat.json()["error"]["message"]
+    feedback = client.post("/api/v1/feedback", content=b"{not json", headers=headers)
+    assert feedback.status_code == 422 and "JSON" in feedback.json()["detail"]
+    assert client.get("/api/v1/cache/clear").status_code == 405

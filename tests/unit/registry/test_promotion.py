@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from schemas.training import TrainingCompleted
-from workers.registry.model_card import CARD_MARKER, CardEvaluation, card_for, render_card, store_card
+from workers.registry.model_card import (
+    CARD_MARKER,
+    CardEvaluation,
+    card_for,
+    render_card,
+    store_card,
+)
 from workers.registry.promotion import (
     BASE_VERSION,
     TAG_GATE,
@@ -123,9 +129,16 @@ def test_the_model_card_is_stored_as_the_version_description(
     stored = registry.info(name, info.version)
     assert stored.description == card and card.startswith(CARD_MARKER)
     assert card_for(mlflow_client, stored) == card
-    for text in ("base model | `tiny`", "ds-test", "| rougeL | 0.3100 | 0.2500 | +0.0600 |",
-                 "| perplexity | 9.5000 | 14.0000 | -4.5000 |", "## Intended use",
-                 "## Limitations", "## Ethical notes", "| metricas | 2 | 0.4000 | 0.3000 |"):
+    for text in (
+        "base model | `tiny`",
+        "ds-test",
+        "| rougeL | 0.3100 | 0.2500 | +0.0600 |",
+        "| perplexity | 9.5000 | 14.0000 | -4.5000 |",
+        "## Intended use",
+        "## Limitations",
+        "## Ethical notes",
+        "| metricas | 2 | 0.4000 | 0.3000 |",
+    ):
         assert text in card
 
 
@@ -138,3 +151,16 @@ def test_a_card_is_rendered_on_demand_for_a_version_never_evaluated(
 
     assert "Not evaluated yet" in card
     assert registry.info(name, info.version).description == card
+
+
+def test_serving_lists_the_aliases_a_worker_on_that_base_should_load(
+    registry, name, adapter_dir
+) -> None:
+    v1, v2 = (registry.ensure_version(_trained(name, adapter_dir, f"j{i}")) for i in (1, 2))
+    registry.promote(name, v1.version)
+    registry.promote(name, v2.version, alias="challenger")
+
+    serving = registry.serving(name, "tiny")
+
+    assert [(p.alias, p.version) for p in serving] == [("champion", "1"), ("challenger", "2")]
+    assert registry.serving(name, "gemma3-270m") == []
