@@ -37,10 +37,16 @@ from workers.training.trainer import training_arguments
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _hp(steps: int) -> Hyperparameters:
+def _hp(steps: int, accumulation: int) -> Hyperparameters:
     # No evaluation or checkpoint inside the measured steps (the job evaluates its last step).
     return DEFAULT_RECIPE.model_copy(
-        update={"max_steps": steps, "eval_steps": 10_000, "max_duration_s": None, "eval_limit": 4}
+        update={
+            "max_steps": steps,
+            "eval_steps": 10_000,
+            "max_duration_s": None,
+            "eval_limit": 4,
+            "gradient_accumulation": accumulation,
+        }
     )
 
 
@@ -49,7 +55,7 @@ def _intervals(stamps: list[float]) -> float:
     return statistics.median(gaps)
 
 
-def plain(model_name: str, models_dir: Path, steps: int, out: Path) -> float:
+def plain(model_name: str, models_dir: Path, steps: int, accumulation: int, out: Path) -> float:
     """Median seconds per step of a stock Trainer + PEFT run."""
     from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainerCallback
@@ -57,7 +63,7 @@ def plain(model_name: str, models_dir: Path, steps: int, out: Path) -> float:
     from workers.inference.models import ensure_model
     from workers.inference.prompting import ensure_chat_template
 
-    hp = _hp(steps)
+    hp = _hp(steps, accumulation)
     path = ensure_model(model_name, models_dir)
     tokenizer = ensure_chat_template(AutoTokenizer.from_pretrained(path))
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
@@ -93,9 +99,11 @@ def plain(model_name: str, models_dir: Path, steps: int, out: Path) -> float:
     return _intervals(stamps[:steps])  # one log per step, then the run's summary
 
 
-def ours(model_name: str, models_dir: Path, steps: int, out: Path, *, recipe: bool) -> float:
+def ours(
+    model_name: str, models_dir: Path, steps: int, accumulation: int, out: Path, *, recipe: bool
+) -> float:
     """Median seconds per step of the worker's job (MLflow, progress, callbacks)."""
-    hp = _hp(steps).model_copy(update={"share_prompt_prefix": recipe})
+    hp = _hp(steps, accumulation).model_copy(update={"share_prompt_prefix": recipe})
     request = TrainingRequested(
         job_id=f"bench-{out.name}",
         idempotency_key=f"bench-{out.name}",
@@ -122,6 +130,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--accumulation",
+        type=int,
+        default=DEFAULT_RECIPE.gradient_accumulation,
+        help="micro-batches per step",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -133,13 +147,14 @@ def main() -> None:
             for name in results:
                 out = Path(scratch) / f"{name}-{r}"
                 loads.append(os.getloadavg()[0])
+                common = (args.model, models_dir, args.steps, args.accumulation, out)
                 if name == "plain":
-                    seconds = plain(args.model, models_dir, args.steps, out)
+                    seconds = plain(*common)
                 else:
-                    seconds = ours(args.model, models_dir, args.steps, out, recipe=name == "recipe")
+                    seconds = ours(*common, recipe=name == "recipe")
                 results[name].append(seconds)
                 print(f"round {r + 1} {name:>6}: {seconds:.2f} s/step", flush=True)
-    hp = _hp(args.steps)
+    hp = _hp(args.steps, args.accumulation)
     print(
         f"\n{args.model}, LoRA r={hp.rank} on attention+MLP, batch {hp.batch_size} x "
         f"accumulation {hp.gradient_accumulation}, max_seq_len {hp.max_seq_len}, "

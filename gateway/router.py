@@ -94,7 +94,8 @@ def policy_of(state: Any) -> RoutingPolicy:
     policy = getattr(state, "routing", None)
     if policy is None:
         policy = policy_from_settings(getattr(state, "settings", None))
-        state.routing = policy
+        if state is not None:
+            state.routing = policy
     return policy
 
 

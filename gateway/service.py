@@ -11,6 +11,8 @@ from gateway import cache as answers
 from gateway.bus import BusUnavailable, GatewayBus
 from gateway.metrics import GatewayMetrics
 from gateway.queries import QueryBook, QueryStream
+from gateway.router import policy_of, served_variants
+from gateway.router import route as choose_route
 from gateway.settings import GatewaySettings
 from gateway.workers_seen import WorkerTracker
 from schemas.api import QueryRequest, QueryResponse
@@ -64,6 +66,15 @@ async def submit_query(
             raise UnknownModel(
                 f"model {request.model!r} is not served; available: {sorted(served)}"
             )
+    # Tier, A/B split and pins pick the variant; the free tier's answers are capped.
+    route = choose_route(
+        policy_of(bus.state),
+        user_id=request.user_id,
+        tier=request.tier,
+        requested=request.model,
+        available=served_variants(tracker.alive()),
+    )
+    max_new_tokens = min(request.max_new_tokens, route.max_new_tokens or request.max_new_tokens)
     query_id = uuid.uuid4().hex
     payload = QueryRequested(
         query_id=query_id,
@@ -72,9 +83,9 @@ async def submit_query(
         reply_to=bus.reply_topic,
         user_id=request.user_id,
         tier=request.tier,
-        model=request.model,
+        model=route.variant,
         params=GenerationParams(
-            max_new_tokens=request.max_new_tokens,
+            max_new_tokens=max_new_tokens,
             temperature=request.temperature,
             top_p=request.top_p,
             seed=request.seed,

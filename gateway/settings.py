@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.common import Tier
+
 DEV_SECRET = "development-only-secret-change-me"
 
 
@@ -71,6 +73,30 @@ class GatewaySettings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest request body")
     tls_certfile: Path | None = Field(default=None, description="serve HTTPS with this certificate")
     tls_keyfile: Path | None = Field(default=None, description="private key for tls_certfile")
+    route_premium_variant: str = Field(
+        default="champion", description="variant that answers the premium tier"
+    )
+    route_free_variant: str = Field(
+        default="champion", description="variant that answers the free tier"
+    )
+    route_internal_variant: str = Field(
+        default="champion", description="variant that answers the internal tier"
+    )
+    route_free_max_new_tokens: int | None = Field(
+        default=192, ge=1, le=2048, description="answer cap of the free tier (its cost bound)"
+    )
+    ab_challenger_share: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="share of users (by hash) sent to the challenger"
+    )
+    ab_tiers: list[Tier] = Field(
+        default_factory=lambda: list[Tier](["free", "premium"]),
+        description="tiers in the A/B split (JSON list)",
+    )
+    ab_salt: str = Field(
+        default="melancia-ab",
+        min_length=1,
+        description="A/B hash salt; a new salt reshuffles users",
+    )
 
     @property
     def keys_path(self) -> Path:

@@ -39,7 +39,9 @@ def _up(args: argparse.Namespace) -> int:
     if unknown:
         logger.error("unknown worker(s) %s; known: %s", unknown, known)
         return 2
-    return run_up(workers=workers, replicas=args.replicas, port=args.port)
+    return run_up(
+        workers=workers, replicas=args.replicas, port=args.port, broker_port=args.broker_port
+    )
 
 
 def _gateway(args: argparse.Namespace) -> int:
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="gateway port (MELANCIA_PORT)")
     p.add_argument("--workers", default=None, help="comma-separated workers (default: all)")
     p.add_argument("--replicas", type=int, default=1, help="inference worker processes")
+    p.add_argument("--broker-port", type=int, default=9092, help="embedded broker port")
     p.set_defaults(func=_up, service="up")
 
     p = sub.add_parser("gateway", help="run the HTTP gateway alone")

@@ -77,7 +77,9 @@ class Supervisor:
         self.children.clear()
 
 
-def run_up(*, workers: Sequence[str], replicas: int, port: int | None) -> int:
+def run_up(
+    *, workers: Sequence[str], replicas: int, port: int | None, broker_port: int = 9092
+) -> int:
     """Run the whole system in the foreground until Ctrl-C."""
     env = dict(os.environ)
     if port is not None:
@@ -87,7 +89,7 @@ def run_up(*, workers: Sequence[str], replicas: int, port: int | None) -> int:
         logger.warning("development mode: authentication is OFF (the gateway listens on loopback)")
     broker: EmbeddedBroker | None = None
     if not BusSettings().bootstrap:
-        broker = EmbeddedBroker()
+        broker = EmbeddedBroker(port=broker_port)
         broker.start()
         env["MELANCIA_KAFKA_BOOTSTRAP"] = broker.bootstrap
         logger.info("embedded Kafka-protocol broker (Tansu) on %s", broker.bootstrap)

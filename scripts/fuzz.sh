@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz the gateway's OpenAPI spec with schemathesis against a live system (embedded broker,
-# a tiny-model inference worker, development mode on loopback); fails on any 5xx.
+# a tiny-model inference worker and the analytics sink, development mode on loopback); fails on any 5xx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${FUZZ_PORT:-18765}
@@ -9,7 +9,7 @@ LOG=$(mktemp -t melancia-fuzz.XXXX.log)
 export MELANCIA_PORT=$PORT MELANCIA_BASE_MODEL=tiny MELANCIA_MAX_NEW_TOKENS_CAP=8 \
   MELANCIA_HOME=${MELANCIA_HOME:-var} MELANCIA_ENV=development
 unset MELANCIA_KAFKA_BOOTSTRAP
-.venv/bin/melancia up --workers inference >"$LOG" 2>&1 &
+.venv/bin/melancia up --workers inference,analytics --broker-port "${FUZZ_BROKER_PORT:-19392}" >"$LOG" 2>&1 &
 UP=$!
 trap 'kill -INT $UP 2>/dev/null; wait $UP 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do

@@ -176,6 +176,7 @@ def test_a_promotion_swaps_the_adapter_live_without_breaking_a_running_stream(lo
             "question": "Count from 1 to 2000, separated by commas.",
             "max_new_tokens": 1024,
             "user_id": "u-long",
+            "tier": "premium",
         }
         with httpx.stream(
             "POST", f"{loop.base}/api/v1/query/stream", json=body, timeout=900
@@ -196,19 +197,22 @@ def test_a_promotion_swaps_the_adapter_live_without_breaking_a_running_stream(lo
     [promotion] = collect(loop.bootstrap, MODEL_PROMOTED, lambda v: True, timeout_s=600)
     stream_open_at_promotion = runner.is_alive()
     version = promotion["data"]["version"]
-    after = _ask(loop.base, "Qual a diferença entre ROAS e ACOS?")
-    runner.join(900)
+    runner.join(900)  # the worker loads the new adapter once the running answers are done
 
     events = long_stream["events"]
     kinds = [e.event for e in events]
     assert kinds.count("done") == 1 and "error" not in kinds, kinds[-5:]
     assert stream_open_at_promotion, "the stream ended before the promotion: no overlap"
     assert events[-1].data["variant"] == loop.found["before"]  # finished on the old model
+    assert events[-1].data["finish_reason"] == "length"
+
+    def advertised() -> bool:
+        models = httpx.get(f"{loop.base}/api/v1/models", timeout=5).json()["models"]
+        return any(v["label"] == f"champion@{version}" for m in models for v in m["variants"])
+
+    wait_until(advertised, 60, "the worker to advertise the new champion")
+    after = _ask(loop.base, "Qual a diferença entre ROAS e ACOS?")
     assert after["variant"] == f"champion@{version}"
-    models = httpx.get(f"{loop.base}/api/v1/models").json()["models"]
-    assert any(
-        v["label"] == f"champion@{version}" for m in models for v in m["variants"]
-    ), models
 
 
 def test_rollback_restores_the_previous_champion(loop: Loop) -> None:
@@ -219,8 +223,10 @@ def test_rollback_restores_the_previous_champion(loop: Loop) -> None:
     [rolled] = collect(loop.bootstrap, MODEL_ROLLED_BACK, lambda v: True, timeout_s=60)
     assert rolled["data"]["version"] == "base"
     wait_until(
-        lambda: _ask(loop.base, f"O que é CPC? {uuid.uuid4().hex[:4]}")["variant"]
-        == loop.found["before"],
+        lambda: (
+            _ask(loop.base, f"O que é CPC? {uuid.uuid4().hex[:4]}")["variant"]
+            == loop.found["before"]
+        ),
         120,
         "the previous champion to answer again",
         interval_s=1.0,

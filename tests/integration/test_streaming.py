@@ -41,7 +41,11 @@ def system(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
         fleet.start(
             f"worker-{i}", ["worker", "inference"], {**worker_env, "MELANCIA_WORKER_INDEX": str(i)}
         )
-    fleet.start("gateway", ["gateway"], service_env(kafka_bootstrap, MELANCIA_PORT=str(port)))
+    # No answer cache: these tests compare the worker's streamed and non-streamed paths.
+    gateway_env = service_env(
+        kafka_bootstrap, MELANCIA_PORT=str(port), MELANCIA_ANSWER_CACHE_TTL_S="0"
+    )
+    fleet.start("gateway", ["gateway"], gateway_env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: healthy(base, workers=2), 300, "gateway healthy with two workers")

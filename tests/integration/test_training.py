@@ -191,7 +191,7 @@ def test_a_job_requested_over_http_trains_reports_progress_and_registers(
 def test_a_worker_killed_mid_job_is_resumed_from_its_checkpoint_by_another(
     system: System,
 ) -> None:
-    job = {**TINY_JOB, "max_steps": 24, "eval_steps": 2}
+    job = {**TINY_JOB, "max_steps": 12, "eval_steps": 2}
     started = httpx.post(
         f"{system.base}/api/v1/finetune/start", json={"base_model": "tiny", "hyperparameters": job}
     )
@@ -216,7 +216,7 @@ def test_a_worker_killed_mid_job_is_resumed_from_its_checkpoint_by_another(
         timeout_s=240,
     )
     assert done["data"]["resumed_from_step"] >= 2, done
-    assert done["data"]["metrics"]["steps"] == 24
+    assert done["data"]["metrics"]["steps"] == 12
     after = collect(
         system.bootstrap,
         TRAINING_PROGRESS,

@@ -21,7 +21,11 @@ def test_up_starts_broker_gateway_and_worker_and_stops_on_sigint(tmp_path) -> No
     del env["MELANCIA_KAFKA_BOOTSTRAP"]  # no Kafka configured: up starts the embedded broker
     log = (tmp_path / "up.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "melancia", "up"], env=env, cwd=ROOT, stdout=log, stderr=log
+        [sys.executable, "-m", "melancia", "up", "--broker-port", str(free_port())],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -25,6 +25,7 @@ from workers.inference.index import IndexUnavailable
 from workers.inference.retrieval import Retriever
 from workers.inference.service import InferenceService
 from workers.inference.settings import InferenceSettings
+from workers.inference.variants import Swapper, Variants
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +47,13 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
         runtime.service = await asyncio.to_thread(load_service, settings)
+        runtime.swapper = await asyncio.to_thread(
+            load_swapper, runtime.service, settings, datetime.now(UTC)
+        )
         try:
             yield
         finally:
-            runtime.service = None
+            runtime.service = runtime.swapper = None
 
     async def on_startup() -> None:
         await ensure_topics(bus, all_topics())
@@ -93,8 +97,10 @@ def load_service(settings: InferenceSettings) -> InferenceService:
         # Serve with the chat template the adapter was trained with, or refuse to start.
         check_template(settings.adapter_dir, loaded.tokenizer, default_template=CHAT_TEMPLATE)
     logger.info("serving %s (adapter: %s)", loaded.name, loaded.adapter)
+    engine = GenerationEngine(loaded, max_concurrency=settings.inference_concurrency)
     return InferenceService(
-        engine=GenerationEngine(loaded, max_concurrency=settings.inference_concurrency),
+        engine=engine,
+        variants=Variants(engine, max_resident=settings.max_resident_adapters),
         model_name=loaded.name,
         worker_id=settings.worker_id,
         coalesce_s=settings.coalesce_ms / 1000,
@@ -102,6 +108,30 @@ def load_service(settings: InferenceSettings) -> InferenceService:
         few_shot=settings.few_shot,
         retriever=retriever,
     )
+
+
+def load_swapper(
+    service: InferenceService, settings: InferenceSettings, started_at: datetime
+) -> Swapper:
+    """Follow promotions from now on, starting from what the registry serves (if it can say)."""
+    from workers.registry import tracking
+    from workers.registry.promotion import serving_state
+
+    swapper = Swapper(
+        service.variants,
+        model_name=settings.registry_model_name,
+        base_model=settings.base_model,
+        adapter_cache=settings.home / "adapters",
+        tracking_uri=tracking.tracking_uri(settings.home, settings.mlflow_uri),
+        started_at=started_at,
+    )
+    if settings.serve_registry:
+        state = serving_state(
+            settings.home, settings.mlflow_uri, settings.registry_model_name, settings.base_model
+        )
+        for promotion in state:
+            swapper.promoted(promotion, started_at)
+    return swapper
 
 
 def load_retriever(settings: InferenceSettings) -> Retriever | None:
@@ -143,7 +173,7 @@ async def _heartbeat(
             beat = WorkerHeartbeat(
                 worker_id=settings.worker_id,
                 models=[service.model_name],
-                variants={service.variant: service.adapter or service.model_name},
+                variants=service.variants.advertised(),
                 in_flight=service.cancellations.running,
                 capacity=settings.inference_concurrency,
                 interval_s=settings.heartbeat_s,

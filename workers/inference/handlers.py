@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from events.bus import emit
-from events.topics import QUERY_CANCELLED, QUERY_COMPLETED, QUERY_REQUESTED
+from events.topics import (
+    MODEL_PROMOTED,
+    MODEL_ROLLED_BACK,
+    QUERY_CANCELLED,
+    QUERY_COMPLETED,
+    QUERY_REQUESTED,
+)
 from schemas.envelope import Envelope, make_event
 from schemas.query import QueryCancelled, QueryReply, QueryRequested
+from schemas.registry import ModelPromoted, ModelRolledBack
 from workers.inference.service import InferenceService
 from workers.inference.settings import InferenceSettings
+from workers.inference.variants import Swapper
 
 GROUP = "melancia-inference"
 
@@ -22,11 +31,17 @@ class Runtime:
     """What the lifespan loads and the handlers use."""
 
     service: InferenceService | None = None
+    swapper: Swapper | None = None
 
     def require(self) -> InferenceService:
         if self.service is None:
             raise RuntimeError("the model is not loaded yet")
         return self.service
+
+    def require_swapper(self) -> Swapper:
+        if self.swapper is None:
+            raise RuntimeError("the model is not loaded yet")
+        return self.swapper
 
 
 class TopicSink:
@@ -79,3 +94,23 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: InferenceSettings)
     )
     async def on_cancel(event: Envelope[QueryCancelled]) -> None:
         runtime.require().cancellations.cancel(event.data.query_id)
+
+    # Every worker swaps (no group). Loading waits for the generations running at that moment,
+    # so it runs in a thread: the event loop keeps streaming their tokens meanwhile.
+    @broker.subscriber(
+        MODEL_PROMOTED,
+        auto_offset_reset="latest",
+        ack_policy=AckPolicy.ACK_FIRST,
+        title="inference.model_promoted",
+    )
+    async def on_promoted(event: Envelope[ModelPromoted]) -> None:
+        await asyncio.to_thread(runtime.require_swapper().promoted, event.data, event.time)
+
+    @broker.subscriber(
+        MODEL_ROLLED_BACK,
+        auto_offset_reset="latest",
+        ack_policy=AckPolicy.ACK_FIRST,
+        title="inference.model_rolled_back",
+    )
+    async def on_rolled_back(event: Envelope[ModelRolledBack]) -> None:
+        await asyncio.to_thread(runtime.require_swapper().rolled_back, event.data, event.time)

@@ -24,10 +24,12 @@ from schemas.query import (
     Started,
     TokenChunk,
 )
+from workers.inference.adapters import BASE_ADAPTER
 from workers.inference.cancellation import Cancellations
 from workers.inference.engine import GenerationEngine
 from workers.inference.prompting import apply_chat_template, build_messages
 from workers.inference.retrieval import Retrieval, Retriever
+from workers.inference.variants import Variants
 
 # What MelancIA says instead of generating when retrieval finds nothing close to the question.
 OUT_OF_SCOPE_ANSWER = (
@@ -55,8 +57,8 @@ class InferenceService:
         coalesce_s: float,
         max_new_tokens_cap: int,
         few_shot: bool,
-        variant: str = "default",
         retriever: Retriever | None = None,
+        variants: Variants | None = None,
     ) -> None:
         self.engine = engine
         self.model_name = model_name
@@ -64,34 +66,44 @@ class InferenceService:
         self.coalesce_s = coalesce_s
         self.max_new_tokens_cap = max_new_tokens_cap
         self.few_shot = few_shot
-        self.variant = variant
         self.retriever = retriever
+        # Which adapter answers each variant (champion, challenger, base); swapped live.
+        self.variants = variants or Variants(engine)
         self.cancellations = Cancellations()
 
     @property
     def adapter(self) -> str | None:
         return self.engine.loaded.adapter
 
-    def prompt_for(self, request: QueryRequested, context: list[str] | None = None) -> str:
-        """The exact prompt text the model sees for this request."""
+    def prompt_for(
+        self,
+        request: QueryRequested,
+        context: list[str] | None = None,
+        *,
+        adapter: str | None = None,
+    ) -> str:
+        """The exact prompt text the model sees for this request (adapter None: the default)."""
+        serving = adapter or self.engine.default_adapter
         messages = build_messages(
             request.question,
             history=[turn.model_dump() for turn in request.history],
             context=context,
-            few_shot=self.few_shot and self.adapter is None,
+            few_shot=self.few_shot and serving == BASE_ADAPTER,
         )
         return apply_chat_template(
             self.engine.loaded.tokenizer, messages, add_generation_prompt=True
         )
 
-    def grounded_prompt(self, request: QueryRequested, retrieval: Retrieval | None) -> str:
+    def grounded_prompt(
+        self, request: QueryRequested, retrieval: Retrieval | None, *, adapter: str | None = None
+    ) -> str:
         """The prompt with as many retrieved passages as fit beside the answer's tokens."""
         context = [p.text for p in retrieval.passages] if retrieval else []
         room = self.engine.context_length - min(
             request.params.max_new_tokens, self.max_new_tokens_cap
         )
         while True:
-            prompt = self.prompt_for(request, context)
+            prompt = self.prompt_for(request, context, adapter=adapter)
             if not context or self.engine.count_tokens(prompt) <= room:
                 return prompt
             context = context[:-1]  # the lowest-ranked passage goes first
@@ -107,13 +119,16 @@ class InferenceService:
         seq = itertools.count()
         stop = self.cancellations.register(request.query_id)
         params = request.params
+        # Resolved once: a swap while this answer streams does not change its adapter.
+        variant, arm = self.variants.resolve(request.model)
+        label = arm.label(variant)
         await sink.send(
             Started(
                 query_id=request.query_id,
                 seq=next(seq),
                 worker_id=self.worker_id,
                 model=self.model_name,
-                variant=self.variant,
+                variant=label,
             )
         )
         pending: list[str] = []
@@ -137,14 +152,15 @@ class InferenceService:
                 )
                 if not retrieval.in_scope:
                     return await self._out_of_scope(
-                        request, sink, seq, started, retrieval, cancelled=stop.is_set()
+                        request, sink, seq, started, retrieval, label, cancelled=stop.is_set()
                     )
             stream = self.engine.astream(
-                self.grounded_prompt(request, retrieval),
+                self.grounded_prompt(request, retrieval, adapter=arm.adapter),
                 max_new_tokens=min(params.max_new_tokens, self.max_new_tokens_cap),
                 temperature=params.temperature,
                 top_p=params.top_p,
                 seed=params.seed,
+                adapter=arm.adapter,
                 cancel_event=stop,
             )
             async for delta in stream:
@@ -185,7 +201,13 @@ class InferenceService:
                 )
             )
             return self._record(
-                request, "".join(answer), started, error=str(exc), retrieval=retrieval
+                request,
+                "".join(answer),
+                started,
+                label,
+                arm.adapter,
+                error=str(exc),
+                retrieval=retrieval,
             )
         finally:
             self.cancellations.release(request.query_id)
@@ -201,7 +223,7 @@ class InferenceService:
                 query_id=request.query_id,
                 seq=next(seq),
                 model=self.model_name,
-                variant=self.variant,
+                variant=label,
                 finish_reason=result.finish_reason,
                 usage=usage,
             )
@@ -210,6 +232,8 @@ class InferenceService:
             request,
             result.text,
             started,
+            label,
+            arm.adapter,
             usage=usage,
             finish=result.finish_reason,
             retrieval=retrieval,
@@ -222,6 +246,7 @@ class InferenceService:
         seq: itertools.count[int],
         started: float,
         retrieval: Retrieval,
+        label: str,
         *,
         cancelled: bool,
     ) -> QueryCompleted:
@@ -245,18 +270,22 @@ class InferenceService:
                 query_id=request.query_id,
                 seq=next(seq),
                 model=self.model_name,
-                variant=self.variant,
+                variant=label,
                 finish_reason=finish,
                 usage=usage,
             )
         )
-        return self._record(request, text, started, usage=usage, finish=finish, retrieval=retrieval)
+        return self._record(
+            request, text, started, label, None, usage=usage, finish=finish, retrieval=retrieval
+        )
 
     def _record(
         self,
         request: QueryRequested,
         answer: str,
         started: float,
+        label: str,
+        adapter: str | None,
         *,
         usage: Usage | None = None,
         finish: str = "error",
@@ -270,8 +299,8 @@ class InferenceService:
             question=request.question,
             answer=answer,
             model=self.model_name,
-            variant=self.variant,
-            adapter=self.adapter,
+            variant=label,
+            adapter=None if adapter in (None, BASE_ADAPTER) else adapter,
             worker_id=self.worker_id,
             finish_reason=finish,  # type: ignore[arg-type]
             latency_ms=usage.latency_ms if usage else (time.monotonic() - started) * 1000,

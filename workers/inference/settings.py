@@ -66,6 +66,18 @@ class InferenceSettings(BaseSettings):
     chunk_words: int = Field(default=120, ge=20, le=1000, description="words per passage")
     chunk_overlap: int = Field(default=30, ge=0, le=500, description="words shared by passages")
     embedding_threads: int = Field(default=1, ge=1, le=32, description="embedding BLAS threads")
+    max_resident_adapters: int = Field(
+        default=3, ge=1, le=32, description="adapters kept loaded (rollback targets included)"
+    )
+    registry_model_name: str = Field(
+        default="melancia", description="registered model whose promotions this worker follows"
+    )
+    mlflow_uri: str | None = Field(
+        default=None, description="MLflow tracking server; unset: SQLite under MELANCIA_HOME/mlflow"
+    )
+    serve_registry: bool = Field(
+        default=True, description="at start, serve the registry's champion/challenger of this base"
+    )
 
     @model_validator(mode="after")
     def _shipped_adapter_by_default(self) -> InferenceSettings:

@@ -190,7 +190,7 @@ def compare(
         "base": {k: v for k, v in base.items() if k != "answers"},
         "tuned": {k: v for k, v in tuned.items() if k != "answers"},
         "eval_loss_reduction": round(1 - tuned["eval_loss"] / base["eval_loss"], 4),
-        "rougeL_gain": round(tuned["rougeL"] / max(base["rougeL"], 1e-9) - 1, 4),
+        "rougeL_gain": round(tuned["rougeL"] / base["rougeL"] - 1, 4) if base["rougeL"] else None,
         "examples": [
             {"question": q, "reference": r, "base": b, "tuned": t}
             for q, r, b, t in list(
@@ -203,6 +203,7 @@ def compare(
 def render(report: dict[str, Any]) -> str:
     """The report as a small table."""
     base, tuned = report["base"], report["tuned"]
+    gain = "n/a" if report["rougeL_gain"] is None else f"{report['rougeL_gain']:+.1%}"
     lines = [
         f"base model {report['base_model']}  adapter {report['adapter']}",
         f"test rows for loss: {report['test_rows_for_loss']}, questions for ROUGE-L: "
@@ -211,6 +212,6 @@ def render(report: dict[str, Any]) -> str:
         "| metric | base | tuned | change |",
         "|---|---|---|---|",
         f"| eval loss (test) | {base['eval_loss']:.4f} | {tuned['eval_loss']:.4f} | {-report['eval_loss_reduction']:+.1%} |",
-        f"| ROUGE-L (test subset) | {base['rougeL']:.4f} | {tuned['rougeL']:.4f} | {report['rougeL_gain']:+.1%} |",
+        f"| ROUGE-L (test subset) | {base['rougeL']:.4f} | {tuned['rougeL']:.4f} | {gain} |",
     ]
     return "\n".join(lines)

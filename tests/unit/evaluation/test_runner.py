@@ -61,7 +61,11 @@ def test_summaries_average_only_items_that_have_a_metric() -> None:
     assert summary["keyword_coverage"] == pytest.approx(0.75)
     assert summary["latency_mean_s"] == pytest.approx(2.0)
     assert summary["questions"] == 3
-    assert categories["metricas"] == {"rougeL": pytest.approx(0.3), "keyword_coverage": 1.0, "questions": 2}
+    assert categories["metricas"] == {
+        "rougeL": pytest.approx(0.3),
+        "keyword_coverage": 1.0,
+        "questions": 2,
+    }
 
 
 def test_answer_perplexity_scores_only_the_answer_tokens(models_dir: Path) -> None:
