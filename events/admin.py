@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
@@ -16,8 +17,9 @@ from events.topics import TopicSpec
 logger = logging.getLogger(__name__)
 
 
-def _admin(settings: BusSettings, timeout_s: float) -> AIOKafkaAdminClient:
-    kwargs: dict[str, object] = {}
+def client_kwargs(settings: BusSettings) -> dict[str, Any]:
+    """aiokafka client arguments for the configured cluster, SASL/SSL included."""
+    kwargs: dict[str, Any] = {"bootstrap_servers": settings.servers}
     if settings.security_protocol != "PLAINTEXT":
         from events.broker import _security
 
@@ -31,11 +33,14 @@ def _admin(settings: BusSettings, timeout_s: float) -> AIOKafkaAdminClient:
             kwargs["sasl_plain_password"] = (
                 settings.sasl_password.get_secret_value() if settings.sasl_password else None
             )
+    return kwargs
+
+
+def _admin(settings: BusSettings, timeout_s: float) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
-        bootstrap_servers=settings.servers,
         client_id=f"{settings.client_id}-admin",
         request_timeout_ms=int(timeout_s * 1000),
-        **kwargs,
+        **client_kwargs(settings),
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from events.admin import client_kwargs
 from events.reliability import EVENT_ID_HEADER, EVENT_TYPE_HEADER
 from events.settings import BusSettings
 
@@ -199,21 +200,7 @@ async def replay(
 
 
 def _client_kwargs(settings: BusSettings) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"bootstrap_servers": settings.servers}
-    if settings.security_protocol != "PLAINTEXT":
-        from events.broker import _security
-
-        security = _security(settings)
-        kwargs["security_protocol"] = settings.security_protocol
-        if security is not None and security.ssl_context is not None:
-            kwargs["ssl_context"] = security.ssl_context
-        if settings.sasl_mechanism:
-            kwargs["sasl_mechanism"] = settings.sasl_mechanism
-            kwargs["sasl_plain_username"] = settings.sasl_username
-            kwargs["sasl_plain_password"] = (
-                settings.sasl_password.get_secret_value() if settings.sasl_password else None
-            )
-    return kwargs
+    return client_kwargs(settings)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from events.broker import _security
+from events.admin import client_kwargs
 from events.settings import BusSettings
 from events.topics import QUERY_REQUESTED
 from workers.inference.handlers import GROUP
@@ -80,23 +80,11 @@ class LagGauges:
 
 
 def _client_kwargs(settings: BusSettings, timeout_s: float) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        "bootstrap_servers": settings.servers,
+    return {
+        **client_kwargs(settings),
         "client_id": f"{settings.client_id}-lag",
         "request_timeout_ms": int(timeout_s * 1000),
     }
-    if settings.security_protocol != "PLAINTEXT":
-        security = _security(settings)
-        kwargs["security_protocol"] = settings.security_protocol
-        if security is not None and security.ssl_context is not None:
-            kwargs["ssl_context"] = security.ssl_context
-        if settings.sasl_mechanism:
-            kwargs["sasl_mechanism"] = settings.sasl_mechanism
-            kwargs["sasl_plain_username"] = settings.sasl_username
-            kwargs["sasl_plain_password"] = (
-                settings.sasl_password.get_secret_value() if settings.sasl_password else None
-            )
-    return kwargs
 
 
 class LagProbe:
