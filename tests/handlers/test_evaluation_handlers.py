@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 from faststream.kafka import TestKafkaBroker
+from mlflow import MlflowClient
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
@@ -55,7 +56,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _service(evaluator: ModelEvaluator, home: Path, policy: GatePolicy) -> EvaluationService:
-    client = tracking.client(home)
+    uri = tracking.tracking_uri(home)
+    # A client of its own: tracking.client() would also set MLflow's process-wide URIs.
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     return EvaluationService(
         evaluator=evaluator,
         items=select_items(load_benchmark(), 1)[:1],
@@ -63,7 +66,7 @@ def _service(evaluator: ModelEvaluator, home: Path, policy: GatePolicy) -> Evalu
         client=client,
         experiment_id=tracking.experiment_id(client, home, "eval-test"),
         adapter_cache=home / "cache",
-        tracking_uri=tracking.tracking_uri(home),
+        tracking_uri=uri,
         policy=policy,
         subset="1 question",
     )

@@ -95,6 +95,7 @@ def build_service(settings: EvaluationSettings) -> EvaluationService:
             primary_metric=settings.gate_primary_metric,
             min_improvement=settings.gate_min_improvement,
             category_tolerance=settings.gate_category_tolerance,
+            min_category_questions=settings.gate_min_category_questions,
         ),
         promote_to=settings.gate_promote_to,
         subset=subset,

@@ -16,7 +16,7 @@ class EvaluationSettings(BaseSettings):
 
     home: Path = Field(default=Path("var"), description="state directory (caches, stores)")
     eval_per_category: int = Field(
-        default=1,
+        default=2,
         ge=0,
         le=1000,
         description="benchmark questions per category (stratified); 0: the whole benchmark",
@@ -49,6 +49,9 @@ class EvaluationSettings(BaseSettings):
     )
     gate_category_tolerance: float = Field(
         default=0.05, ge=0, description="largest drop allowed in any one category"
+    )
+    gate_min_category_questions: int = Field(
+        default=2, ge=1, description="categories with fewer questions are not checked for drops"
     )
     gate_promote_to: Literal["champion", "challenger"] = Field(
         default="champion",

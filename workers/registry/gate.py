@@ -16,6 +16,8 @@ class GatePolicy:
     primary_metric: str = "rougeL"
     min_improvement: float = 0.0
     category_tolerance: float = 0.05
+    # One question per category is noise, not a regression: smaller categories are not checked.
+    min_category_questions: int = 2
 
     @property
     def sign(self) -> float:
@@ -87,6 +89,10 @@ def category_regressions(
     metric = policy.primary_metric
     out: dict[str, float] = {}
     for category in sorted(set(candidate) & set(champion)):
+        if candidate[category].get("questions", policy.min_category_questions) < (
+            policy.min_category_questions
+        ):
+            continue
         if metric in candidate[category] and metric in champion[category]:
             change = policy.sign * (candidate[category][metric] - champion[category][metric])
             if change < -policy.category_tolerance:

@@ -70,3 +70,18 @@ def test_a_missing_metric_is_a_rejection_that_says_why() -> None:
     assert not decision.promote
     assert decision.reason == "the candidate has no rougeL to compare"
     assert not decide({"rougeL": 0.5}, {}, baseline="base model").promote
+
+
+def test_categories_with_too_few_questions_are_not_checked() -> None:
+    candidate = {"metricas": {"rougeL": 0.0, "questions": 1}}
+    champion = {"metricas": {"rougeL": 0.9, "questions": 1}}
+
+    decision = decide(
+        {"rougeL": 0.5},
+        CHAMPION,
+        candidate_by_category=candidate,
+        champion_by_category=champion,
+        policy=GatePolicy(min_category_questions=2),
+    )
+
+    assert decision.promote
