@@ -37,40 +37,45 @@ def pct(values: list[float], q: float) -> float:
 
 
 def in_process(model: str, home: Path, n: int, max_new_tokens: int) -> dict[str, list[float]]:
-    """The generation alone: prompt building, tokenization, prefill and decode in this process."""
-    from schemas.query import QueryRequested
-    from workers.inference.engine import GenerationEngine
-    from workers.inference.models import load_model
-    from workers.inference.service import InferenceService
+    """The same answer without the bus: the service the worker builds (retrieval, adapter,
+    prompt, generation), called directly; the first token is timed where the sink receives it."""
+    from schemas.common import GenerationParams
+    from schemas.query import QueryRequested, TokenChunk
+    from workers.inference.app import load_service
+    from workers.inference.settings import InferenceSettings
 
-    loaded = load_model(model, home / "models")
-    service = InferenceService(
-        engine=GenerationEngine(loaded),
-        model_name=model,
-        worker_id="bench",
-        coalesce_s=0.03,
-        max_new_tokens_cap=4096,
-        few_shot=True,
-    )
+    settings = InferenceSettings(base_model=model, home=home)
+    service = load_service(settings)
+
+    class Sink:
+        first: float | None = None
+
+        async def send(self, reply: object) -> None:
+            if isinstance(reply, TokenChunk) and self.first is None:
+                self.first = time.perf_counter()
+
     ttft, total, tokens = [], [], []
-    for i in range(n + 2):
-        request = QueryRequested(query_id=f"b{i}", question=QUESTIONS[i % len(QUESTIONS)])
-        started = time.perf_counter()
-        first = None
-        stream = service.engine.generate_stream(
-            service.prompt_for(request), max_new_tokens=max_new_tokens
-        )
-        for _ in stream:
-            first = first or time.perf_counter()
-        end = time.perf_counter()
-        if i < 2:
-            continue  # warm-up
-        assert stream.result is not None and first is not None
-        ttft.append((first - started) * 1000)
-        total.append((end - started) * 1000)
-        tokens.append(stream.result.completion_tokens)
-    del service, loaded
-    gc.collect()
+
+    async def run() -> None:
+        for i in range(n + 2):
+            request = QueryRequested(
+                query_id=f"b{i}",
+                question=QUESTIONS[i % len(QUESTIONS)],
+                params=GenerationParams(max_new_tokens=max_new_tokens),
+            )
+            sink = Sink()
+            started = time.perf_counter()
+            completed = await service.answer(request, sink)
+            end = time.perf_counter()
+            if i < 2:
+                continue  # warm-up
+            assert sink.first is not None
+            ttft.append((sink.first - started) * 1000)
+            total.append((end - started) * 1000)
+            tokens.append(completed.completion_tokens)
+
+    asyncio.run(run())
+    print(f"in-process: serving {service.model_name} (adapter: {service.adapter})", flush=True)
     return {"ttft_ms": ttft, "total_ms": total, "tokens": tokens}
 
 
@@ -151,6 +156,7 @@ def start_system(
         MELANCIA_KAFKA_BOOTSTRAP=f"127.0.0.1:{free_port()}",
         MELANCIA_LOG_LEVEL="WARNING",
         MELANCIA_ENV="development",
+        MELANCIA_ANSWER_CACHE_TTL_S="0",  # repeated questions must reach the model
     )
     broker_port = env["MELANCIA_KAFKA_BOOTSTRAP"].rsplit(":", 1)[1]
     log = (logs / "system.log").open("wb")
@@ -217,6 +223,7 @@ def main() -> None:
         flush=True,
     )
     local = in_process(args.model, home, args.requests, args.max_new_tokens)
+    gc.collect()  # free the in-process model before the system under test loads its own
     with tempfile.TemporaryDirectory() as logs:
         procs, base, ready_s = start_system(args.model, home, free_port(), Path(logs))
         try:
