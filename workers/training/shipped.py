@@ -26,7 +26,6 @@ SHIPPED_FILES = (
     "chat_template.jinja",
     CARD_NAME,
     REPORT_NAME,
-    "README.md",
 )
 
 
@@ -46,9 +45,63 @@ def ship(adapter_dir: Path, name: str, *, root: Path = ADAPTERS_DIR) -> Path:
     for file in SHIPPED_FILES:
         if (adapter_dir / file).is_file():
             shutil.copy2(adapter_dir / file, staging / file)
+    (staging / "README.md").write_text(readme(staging), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return target
+
+
+def readme(adapter_dir: Path) -> str:
+    """What a reader of data/adapters/<name>/ needs: what it is, how it was made, how it measured."""
+    card = read_card(adapter_dir)
+    if card is None:
+        raise ValueError(f"{adapter_dir} has no adapter card")
+    recipe = card.model_dump().get("recipe") or {}
+    metrics = card.model_dump().get("metrics") or {}
+    lines = [
+        f"# {adapter_dir.name}",
+        "",
+        f"A `{card.method}` adapter for `{card.base_model}`: the model a fresh MelancIA "
+        "install serves (`MELANCIA_SHIPPED_ADAPTER`), and version 1 of an empty registry.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| base model | `{card.base_model}` |",
+        f"| method | {card.method} |",
+        f"| dataset version | `{card.dataset_version}` (data/DATASET_CARD.md) |",
+        f"| chat template version | `{card.template_version}` (checked at load) |",
+        f"| training job | `{card.job_id}` |",
+        f"| steps | {card.steps} in {card.train_runtime_s} s |",
+        f"| recipe | {', '.join(f'{k}={v}' for k, v in recipe.items() if v is not None)} |",
+        "",
+    ]
+    report_file = adapter_dir / REPORT_NAME
+    if report_file.is_file():
+        report = json.loads(report_file.read_text(encoding="utf-8"))
+        base, tuned = report["base"], report["tuned"]
+        lines += [
+            "## Against the base model (`melancia train report`)",
+            "",
+            f"Test split: eval loss over the answer tokens of {report['test_rows_for_loss']} "
+            f"conversations; ROUGE-L of greedy answers to {report['test_questions_for_rouge']} "
+            f"questions (at most {report['max_new_tokens']} new tokens; the base model with the "
+            "few-shot prompt serving gives it).",
+            "",
+            "| metric | base | adapter | change |",
+            "|---|---|---|---|",
+            f"| eval loss | {base['eval_loss']:.4f} | {tuned['eval_loss']:.4f} | "
+            f"{-report['eval_loss_reduction']:+.1%} |",
+            f"| ROUGE-L | {base['rougeL']:.4f} | {tuned['rougeL']:.4f} | "
+            f"{report['rougeL_gain']:+.1%} |",
+            "",
+        ]
+    lines += [
+        "Reproduce: `make train-default` (trains, measures and ships). Files: "
+        f"`{CARD_NAME}` (the card: recipe, data hashes, libraries, probe logits), "
+        f"`{REPORT_NAME}` (the figures above with example answers), `chat_template.jinja`.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def register_shipped_if_empty(
