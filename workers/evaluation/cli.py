@@ -127,16 +127,22 @@ def _eval(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "candidate": {
+                        "label": candidate.label,
+                        "base_model": candidate.base_model,
                         "model": candidate.display,
                         "summary": mine.summary,
                         "per_category": mine.per_category,
                     },
                     "baseline": {
+                        "label": baseline.label,
+                        "base_model": baseline.base_model,
                         "model": baseline.display,
                         "summary": theirs.summary,
                         "per_category": theirs.per_category,
                     },
                     "subset": service.subset,
+                    "baseline_label": label,
+                    "primary_metric": service.policy.primary_metric,
                     "gate": {"decision": verdict.decision, "reason": verdict.reason},
                     "questions": [
                         {"model": r.model.label, **q.row()}

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workers.evaluation.runner import ModelReport
+from workers.evaluation.runner import ModelReport, ModelUnderTest, QuestionResult
 
 logger = logging.getLogger(__name__)
 
@@ -98,3 +98,26 @@ def log_evaluation(
         raise
     logger.info("evaluation run %s logged (%d metrics)", run_id, len(metrics))
     return run_id
+
+
+def reports_from_json(data: Mapping[str, Any]) -> tuple[ModelReport, ModelReport]:
+    """The candidate and baseline reports back from what `melancia eval --json` wrote."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(QuestionResult)} - {"metrics"}
+
+    def report(side: str) -> ModelReport:
+        part = data[side]
+        label = str(part["label"])
+        model = ModelUnderTest(label, str(part["base_model"]), None)
+        rows = [r for r in data.get("questions", []) if r.get("model") == label]
+        questions = [
+            QuestionResult(
+                **{k: row[k] for k in fields},
+                metrics={k: v for k, v in row.items() if k not in fields and k != "model"},
+            )
+            for row in rows
+        ]
+        return ModelReport(model, questions, dict(part["summary"]), dict(part["per_category"]))
+
+    return report("candidate"), report("baseline")

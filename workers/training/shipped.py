@@ -19,6 +19,8 @@ ADAPTERS_DIR = Path(__file__).resolve().parents[2] / "data" / "adapters"
 # The adapter a fresh install serves on the default base model (InferenceSettings knows it too).
 DEFAULT_NAME = "melancia-gemma3-270m-lora"
 REPORT_NAME = "report.json"
+# `melancia eval --json` of the adapter against its base model: the first version's model card.
+EVALUATION_NAME = "evaluation.json"
 # What an adapter directory keeps when shipped: weights, config, template, card, figures.
 SHIPPED_FILES = (
     "adapter_config.json",
@@ -26,6 +28,7 @@ SHIPPED_FILES = (
     "chat_template.jinja",
     CARD_NAME,
     REPORT_NAME,
+    EVALUATION_NAME,
 )
 
 
@@ -57,7 +60,6 @@ def readme(adapter_dir: Path) -> str:
     if card is None:
         raise ValueError(f"{adapter_dir} has no adapter card")
     recipe = card.model_dump().get("recipe") or {}
-    metrics = card.model_dump().get("metrics") or {}
     lines = [
         f"# {adapter_dir.name}",
         "",
@@ -93,6 +95,24 @@ def readme(adapter_dir: Path) -> str:
             f"{-report['eval_loss_reduction']:+.1%} |",
             f"| ROUGE-L | {base['rougeL']:.4f} | {tuned['rougeL']:.4f} | "
             f"{report['rougeL_gain']:+.1%} |",
+            "",
+        ]
+    evaluation_file = adapter_dir / EVALUATION_NAME
+    if evaluation_file.is_file():
+        data = json.loads(evaluation_file.read_text(encoding="utf-8"))
+        mine, theirs = data["candidate"]["summary"], data["baseline"]["summary"]
+        lines += [
+            "## On the benchmark (`melancia eval`, the serving prompt path)",
+            "",
+            f"{data.get('subset', '')}; against {data.get('baseline_label', 'the base model')}.",
+            "",
+            "| metric | adapter | base | change |",
+            "|---|---|---|---|",
+            *(
+                f"| {k} | {mine[k]:.4f} | {theirs[k]:.4f} | {mine[k] - theirs[k]:+.4f} |"
+                for k in mine
+                if k in theirs and mine[k] is not None and theirs[k] is not None
+            ),
             "",
         ]
     lines += [
@@ -152,10 +172,44 @@ def register_shipped_if_empty(
             description=f"shipped adapter {adapter_dir.name}: {card.method} on {card.base_model}",
         )
         client.set_tag(run_id, tags.MODEL_VERSION, str(version))
+        if version is not None and (adapter_dir / EVALUATION_NAME).is_file():
+            _card_from_shipped_evaluation(client, experiment, model_name, version, adapter_dir)
     logger.info(
         "registered shipped adapter %s as %s v%s (champion)", adapter_dir.name, model_name, version
     )
     return version
+
+
+def _card_from_shipped_evaluation(
+    client: Any, experiment: str, model_name: str, version: str, adapter_dir: Path
+) -> None:
+    """Log the shipped evaluation as the version's evaluation run and render its model card."""
+    from workers.evaluation.tracking import RunRecord, log_evaluation, reports_from_json
+    from workers.registry.model_card import evaluation_from_run, render_card, store_card
+    from workers.registry.promotion import TAG_EVAL_RUN, Registry
+
+    data = json.loads((adapter_dir / EVALUATION_NAME).read_text(encoding="utf-8"))
+    candidate, baseline = reports_from_json(data)
+    run_id = log_evaluation(
+        client,
+        experiment,
+        RunRecord(
+            model_name=model_name,
+            version=version,
+            job_id=None,
+            baseline_label=str(data.get("baseline_label", baseline.model.display)),
+            primary_metric=str(data.get("primary_metric", "rougeL")),
+            decision="shipped",
+            reason="the adapter shipped in data/adapters/, evaluated before it was committed",
+            params={"subset": data.get("subset", ""), "source": "shipped"},
+        ),
+        candidate,
+        baseline,
+    )
+    registry = Registry(client)
+    client.set_model_version_tag(model_name, version, TAG_EVAL_RUN, run_id)
+    info = registry.info(model_name, version)
+    store_card(client, info, render_card(info, evaluation_from_run(client, run_id)), run_id=run_id)
 
 
 def _log_card(client: Any, run_id: str, card: dict[str, Any]) -> None:

@@ -83,3 +83,65 @@ def test_inference_serves_the_shipped_adapter_of_the_default_model_by_default(
     assert settings(shipped_adapter=False).adapter_dir is None
     assert settings(base_model="tiny").adapter_dir is None
     assert settings(adapter_dir=Path("/elsewhere")).adapter_dir == Path("/elsewhere")
+
+
+def test_a_shipped_evaluation_becomes_the_first_versions_model_card(
+    trained: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from workers.registry import tracking
+    from workers.registry.model_card import CARD_MARKER
+    from workers.registry.promotion import TAG_EVAL_RUN
+    from workers.training.shipped import EVALUATION_NAME, readme, register_shipped_if_empty
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(trained, adapter)
+    row = {
+        "id": "q1",
+        "category": "metricas",
+        "difficulty": "basico",
+        "question": "O que é ACOS?",
+        "reference": "ACOS é o custo de anúncios sobre a venda.",
+        "latency_s": 1.0,
+        "ttft_s": 0.1,
+        "completion_tokens": 9,
+        "tokens_per_s": 9.0,
+        "finish_reason": "stop",
+    }
+    summary = {
+        "candidate": {"rougeL": 0.4, "perplexity": 12.0},
+        "base": {"rougeL": 0.1, "perplexity": 30.0},
+    }
+    data = {
+        side: {
+            "label": label,
+            "base_model": "tiny",
+            "model": f"tiny+{label}",
+            "summary": summary[label],
+            "per_category": {"metricas": {**summary[label], "questions": 1}},
+        }
+        for side, label in (("candidate", "candidate"), ("baseline", "base"))
+    }
+    data |= {
+        "subset": "1 question",
+        "baseline_label": "base model tiny",
+        "primary_metric": "rougeL",
+        "questions": [
+            {"model": "candidate", **row, "answer": "ACOS é custo sobre venda.", "rougeL": 0.4},
+            {"model": "base", **row, "answer": "Pergunta: ...", "rougeL": 0.1},
+        ],
+    }
+    (adapter / EVALUATION_NAME).write_text(json.dumps(data))
+
+    home = tmp_path / "home"
+    assert register_shipped_if_empty(home, None, "melancia", adapter) == "1"
+    client = tracking.client(home)
+    version = client.get_model_version("melancia", "1")
+    run_id = version.tags[TAG_EVAL_RUN]
+    assert client.get_run(run_id).data.metrics["candidate.rougeL"] == 0.4
+    assert client.get_run(run_id).data.metrics["baseline.perplexity"] == 30.0
+    card = version.description
+    assert card.startswith(CARD_MARKER) and "base model tiny" in card and "0.4000" in card
+    assert "| rougeL | 0.4000 | 0.1000 | +0.3000 |" in readme(adapter)
