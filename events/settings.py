@@ -35,6 +35,14 @@ class BusSettings(BaseSettings):
     dedup_window: int = Field(
         default=100_000, ge=1, description="event ids remembered for idempotency"
     )
+    answer_fetch_wait_ms: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="how long the answer path's consumers (queries, replies, cancels) let the "
+        "broker hold an empty fetch; low keeps token latency low at the cost of more fetch "
+        "requests while idle",
+    )
 
     @property
     def servers(self) -> str:

@@ -100,8 +100,12 @@ class GatewayBus:
 
         # No consumer group: each gateway reads its own reply topic and every heartbeat, and
         # replies are ephemeral (a restarted gateway has no streams to resume).
+        # Tokens stream through here: the broker must not hold the fetch once they arrive.
         @broker.subscriber(
-            self.reply_topic, auto_offset_reset="latest", ack_policy=AckPolicy.ACK_FIRST
+            self.reply_topic,
+            auto_offset_reset="latest",
+            ack_policy=AckPolicy.ACK_FIRST,
+            fetch_max_wait_ms=self.settings.answer_fetch_wait_ms,
         )
         async def on_reply(event: Envelope[QueryReply]) -> None:
             book.deliver(event.data)

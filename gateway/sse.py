@@ -19,6 +19,7 @@ from gateway.settings import GatewaySettings
 from schemas.query import Done, Failed, QueryReply, Sources, Started, TokenChunk
 
 logger = logging.getLogger(__name__)
+UNKNOWN_MODEL = "unknown"
 _background: set[asyncio.Task[None]] = set()
 
 
@@ -86,6 +87,7 @@ async def relay(
     """
     started = time.monotonic()
     first = True
+    model: str | None = None
     try:
         async for reply in query.follow(
             after_seq=after_seq,
@@ -96,7 +98,10 @@ async def relay(
                 if first:
                     metrics.ttft.labels(route).observe(time.monotonic() - started)
                     first = False
-                metrics.tokens.labels("stream").inc(reply.tokens)
+                if model is None:
+                    # Looked up once: a resumed stream may start after the `started` reply.
+                    model = query.started.model if query.started else UNKNOWN_MODEL
+                metrics.tokens.labels(model).inc(reply.tokens)
             elif isinstance(reply, Done):
                 metrics.latency.labels(route).observe(time.monotonic() - started)
             elif isinstance(reply, Failed):

@@ -114,8 +114,15 @@ async def test_retrain_disabled_only_reports_and_a_new_model_rebaselines(tmp_pat
         assert runtime.state is not None
         engine = runtime.state.engine
         assert engine.monitors[("feedback_negative", SHIFTED.model)].reference == [1.0]
+        gauges = runtime.metrics.registry
+        latency = {"signal": "latency_ms", "detector": "page_hinkley"}
+        statistic = gauges.get_sample_value("melancia_drift_statistic", latency)
+        threshold = gauges.get_sample_value("melancia_drift_threshold", latency)
+        assert statistic is not None and threshold is not None and statistic > threshold
         promoted = ModelPromoted(model_name="melancia", version="2", base_model="tiny")
         await emit(br, MODEL_PROMOTED, make_event(promoted, source="registry"), key="melancia")
         assert not engine.monitors[("latency_ms", SHIFTED.model)].ready
+        # A new reference is being learnt: nothing to compare with it yet.
+        assert gauges.get_sample_value("melancia_drift_statistic", latency) is None
     decisions = {s.labels["action"] for s in runtime.metrics.decisions.collect()[0].samples}
     assert "disabled" in decisions

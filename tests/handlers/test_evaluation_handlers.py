@@ -9,16 +9,15 @@ from typing import Any
 import pytest
 import torch
 from faststream.kafka import TestKafkaBroker
-from mlflow import MlflowClient
 from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from data.pipeline import load_benchmark, load_split
 from events.bus import emit
 from events.settings import BusSettings
-from events.topics import MODEL_PROMOTED, TRAINING_COMPLETED
+from events.topics import MODEL_PROMOTED, MODEL_ROLLED_BACK, TRAINING_COMPLETED
 from schemas.envelope import Envelope, make_event
-from schemas.registry import EvaluationCompleted, ModelPromoted
+from schemas.registry import EvaluationCompleted, ModelPromoted, ModelRolledBack
 from schemas.training import TrainingCompleted
 from workers.evaluation.app import create_app
 from workers.evaluation.runner import EvalConfig, ModelEvaluator, select_items
@@ -57,8 +56,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _service(evaluator: ModelEvaluator, home: Path, policy: GatePolicy) -> EvaluationService:
     uri = tracking.tracking_uri(home)
-    # A client of its own: tracking.client() would also set MLflow's process-wide URIs.
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client = tracking.client(home)
     return EvaluationService(
         evaluator=evaluator,
         items=select_items(load_benchmark(), 1)[:1],
@@ -83,6 +81,13 @@ def _completed(adapter: Path, name: str) -> TrainingCompleted:
     )
 
 
+def handler_mock(broker: Any, title: str) -> Any:
+    """The mock of one of the worker's own handlers (a second subscriber on the same topic in
+    the same service would be skipped as a duplicate by the idempotency middleware)."""
+    [subscriber] = [s for s in broker.subscribers if s.specification.config.title_ == title]
+    return subscriber.calls[0].handler.mock
+
+
 def _app(service: EvaluationService) -> tuple[Any, list[EvaluationCompleted], Any]:
     """The worker's broker; what reaches its registry subscriber is recorded in `verdicts`."""
     _, broker, runtime = create_app(EvaluationSettings(), BusSettings(bootstrap="localhost:9092"))
@@ -95,13 +100,10 @@ def _app(service: EvaluationService) -> tuple[Any, list[EvaluationCompleted], An
         return apply(evaluation)
 
     service.apply = recording_apply  # type: ignore[method-assign]
-
-    # A second subscriber on evaluation.completed in this process would be skipped as a
-    # duplicate (idempotency is per process and topic), hence the recording wrapper above.
-    @broker.subscriber(MODEL_PROMOTED)
-    async def promoted(event: Envelope[ModelPromoted]) -> None: ...
-
-    return broker, verdicts, promoted
+    # A second subscriber on evaluation.completed or model.promoted in this process would be
+    # skipped as a duplicate (idempotency is per process and topic), hence the recording
+    # wrapper above and, for the promotions it publishes, the mock of the worker's own counter.
+    return broker, verdicts, runtime
 
 
 @pytest.mark.parametrize(("margin", "decision"), [(-1.0, "promoted"), (1.0, "rejected")])
@@ -114,11 +116,12 @@ async def test_a_trained_candidate_is_evaluated_then_promoted_or_rejected(
 ) -> None:
     policy = GatePolicy(min_improvement=margin, category_tolerance=1.0)
     service = _service(evaluator, home, policy)
-    broker, verdicts, promoted = _app(service)
+    broker, verdicts, runtime = _app(service)
     name = f"melancia-{decision}"
     completed = _completed(adapter, name)
 
     async with TestKafkaBroker(broker) as br:
+        promoted = handler_mock(broker, "registry.count_promotions")
         await emit(
             br, TRAINING_COMPLETED, make_event(completed, source="test"), key=completed.job_id
         )
@@ -141,7 +144,7 @@ async def test_a_trained_candidate_is_evaluated_then_promoted_or_rejected(
         registry = Registry(service.client)
         assert registry.info(name, "1").tags[TAG_GATE] == decision
         if decision == "promoted":
-            [raw_promotion] = [c.args[0] for c in promoted.mock.call_args_list]
+            [raw_promotion] = [c.args[0] for c in promoted.call_args_list]
             promotion = Envelope[ModelPromoted].model_validate(raw_promotion).data
             assert (promotion.version, promotion.alias, promotion.previous_version) == (
                 "1",
@@ -151,5 +154,36 @@ async def test_a_trained_candidate_is_evaluated_then_promoted_or_rejected(
             assert promotion.adapter_uri == str(adapter) and promotion.base_model == "tiny"
             assert registry.aliases(name) == {"champion": "1"}
         else:
-            promoted.mock.assert_not_called()
+            promoted.assert_not_called()
             assert registry.aliases(name) == {}
+
+    metrics = runtime.telemetry.registry
+    assert metrics.get_sample_value("melancia_evaluation_runs_total", {"decision": decision}) == 1
+    assert metrics.get_sample_value("melancia_evaluation_duration_seconds_count") == 1
+    score = metrics.get_sample_value(
+        "melancia_evaluation_score", {"model": name, "version": "1", "metric": "rougeL"}
+    )
+    assert score == result.candidate_metrics["rougeL"]
+    promotions = metrics.get_sample_value("melancia_model_promotions_total", {"model": name})
+    rejections = metrics.get_sample_value(
+        "melancia_evaluation_gate_rejections_total", {"reason": "below_champion"}
+    )
+    assert (promotions, rejections) == ((1, None) if decision == "promoted" else (None, 1))
+
+
+async def test_promotions_and_rollbacks_are_counted_whoever_publishes_them() -> None:
+    _, broker, runtime = create_app(EvaluationSettings(), BusSettings(bootstrap="localhost:9092"))
+    promoted = ModelPromoted(model_name="melancia", version="3", base_model="tiny")
+    rolled = ModelRolledBack(
+        model_name="melancia", version="2", from_version="3", base_model="tiny"
+    )
+
+    async with TestKafkaBroker(broker) as br:  # as `melancia model promote|rollback` would
+        await emit(br, MODEL_PROMOTED, make_event(promoted, source="cli"), key="melancia")
+        await emit(br, MODEL_ROLLED_BACK, make_event(rolled, source="cli"), key="melancia")
+        await emit(br, MODEL_ROLLED_BACK, make_event(rolled, source="cli"), key="melancia")
+
+    metrics = runtime.telemetry.registry
+    labels = {"model": "melancia"}
+    assert metrics.get_sample_value("melancia_model_promotions_total", labels) == 1
+    assert metrics.get_sample_value("melancia_model_rollbacks_total", labels) == 2

@@ -141,6 +141,18 @@ def test_compose_health_and_scrape_ports_agree_with_prometheus() -> None:
     assert "./monitoring/prometheus:/etc/prometheus:ro" in prom_volumes
 
 
+def test_workers_bind_their_metrics_server_beyond_loopback() -> None:
+    # The workers' default is 127.0.0.1: Prometheus in another container could not scrape it.
+    from workers.inference.settings import InferenceSettings
+
+    assert InferenceSettings.model_fields["metrics_host"].default == "127.0.0.1"
+    services = compose()["services"]
+    for worker in WORKER_ORDER:
+        if worker != "analytics":  # the sink serves /metrics on MELANCIA_ANALYTICS_HOST
+            assert services[worker]["environment"]["MELANCIA_METRICS_HOST"] == "0.0.0.0", worker
+    assert configmap()["MELANCIA_METRICS_HOST"] == "0.0.0.0"
+
+
 def test_third_party_images_are_pinned() -> None:
     for name, svc in compose()["services"].items():
         if name in melancia_services() or name == "training-gpu":

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 
 from events.admin import ensure_topics
 from events.broker import build_broker
@@ -69,6 +69,10 @@ def create_app(
 
 def main() -> int:
     """Entry point of `melancia worker alerts`."""
-    app, _, _ = create_app()
+    settings = AlertsSettings()
+    registry = CollectorRegistry()
+    app, _, _ = create_app(settings, registry=registry)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     asyncio.run(app.run())
     return 0

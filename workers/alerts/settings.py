@@ -27,3 +27,9 @@ class AlertsSettings(BaseSettings):
     alerts_session_timeout_ms: int = Field(
         default=6000, ge=1000, description="consumer-group session timeout of the alerts worker"
     )
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve /metrics on this port"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="bind address of /metrics (0.0.0.0 in containers)"
+    )

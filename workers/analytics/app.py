@@ -48,6 +48,7 @@ def create_app(
         store = await open_store(settings.db_path)
         logger.info("analytics store %s", settings.db_path)
         runtime.sink = AnalyticsSink(store, metrics)
+        metrics.watch(store)
         endpoint = None
         if serve_http:
             app = create_http_app(store=store, metrics=metrics, prices=settings.token_prices)
@@ -59,6 +60,7 @@ def create_app(
             if endpoint is not None:
                 await endpoint.stop()
             runtime.sink = None
+            metrics.unwatch()
             store.close()
 
     async def on_startup() -> None:

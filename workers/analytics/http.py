@@ -79,7 +79,9 @@ def create_http_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # Some figures are queried from the store at scrape time: off the event loop.
+        body = await asyncio.to_thread(generate_latest, metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return app
 

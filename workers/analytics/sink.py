@@ -31,10 +31,17 @@ class AnalyticsSink:
         now = datetime.now(UTC)
         valid: list[Decoded] = []
         poison: list[Poison] = []
+        newest: dict[str, datetime] = {}
         for record in records:
             item = decode(record, self.store.specs, now)
-            (poison if isinstance(item, Poison) else valid).append(item)  # type: ignore[arg-type]
+            if isinstance(item, Poison):
+                poison.append(item)
+                continue
+            valid.append(item)
+            if record.topic not in newest or item.time > newest[record.topic]:
+                newest[record.topic] = item.time
         result = self.store.write(valid)
+        self.metrics.written(newest)
         self.metrics.events.labels("inserted").inc(result.inserted)
         self.metrics.events.labels("duplicate").inc(result.duplicates)
         self.metrics.events.labels("poison").inc(len(poison))

@@ -65,6 +65,46 @@ GROUP BY 1
 """
 
 
+# Distinct users with an answer in the last hour and day (the query log knows every user).
+_ACTIVE_USERS = """
+SELECT count(DISTINCT user_id) FILTER (WHERE event_time >= $hour::TIMESTAMPTZ),
+    count(DISTINCT user_id)
+FROM query_completed
+WHERE event_time >= $day::TIMESTAMPTZ
+"""
+
+# All-time feedback per A/B arm, by the variant that gave the rated answer. Only feedback on
+# logged answers counts, so the totals only ever grow (they are exported as counters).
+_FEEDBACK_BY_VARIANT = """
+WITH answered AS (
+    SELECT query_id, any_value(variant) AS variant FROM query_completed
+    WHERE query_id IN (SELECT query_id FROM feedback_submitted)
+    GROUP BY query_id
+)
+SELECT a.variant, CASE WHEN f.rating > 0 THEN 'up' ELSE 'down' END, count(*)
+FROM feedback_submitted f JOIN answered a USING (query_id)
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+
+def active_users(cursor: duckdb.DuckDBPyConnection, *, now: datetime) -> dict[str, int]:
+    """Distinct user_id in the query log over the last `1h` and `24h` before now."""
+    params = {
+        "hour": (now - timedelta(hours=1)).isoformat(),
+        "day": (now - timedelta(hours=24)).isoformat(),
+    }
+    row = cursor.execute(_ACTIVE_USERS, params).fetchone()
+    hour, day = row if row else (0, 0)
+    return {"1h": int(hour), "24h": int(day)}
+
+
+def feedback_by_variant(cursor: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
+    """(variant, up or down) → feedback ever given on answers of that variant."""
+    rows = cursor.execute(_FEEDBACK_BY_VARIANT).fetchall()
+    return {(str(variant), str(rating)): int(n) for variant, rating, n in rows}
+
+
 def window(
     since: datetime | None, until: datetime | None, hours: float = 24.0
 ) -> tuple[datetime, datetime]:

@@ -138,7 +138,8 @@ def main() -> int:
     settings = DriftSettings()
     registry = CollectorRegistry()
     app, _, _ = create_app(settings, registry=registry)
-    if settings.drift_metrics_port is not None:
-        start_http_server(settings.drift_metrics_port, addr="127.0.0.1", registry=registry)
+    port = settings.served_metrics_port
+    if port is not None:
+        start_http_server(port, addr=settings.metrics_host, registry=registry)
     asyncio.run(app.run())
     return 0

@@ -144,6 +144,21 @@ class ScalarMonitor:
         self.drifted = True
         return self._detection()
 
+    def level(self) -> tuple[float, float | None] | None:
+        """How far the latest events sit from the reference, and the level that counts as drift.
+
+        Standardized signals: |mean z| of the latest STAT_WINDOW events against PERSIST_Z, the
+        shift at which a drift persists; raw ones (a rate): |mean - reference mean|, with no
+        threshold. None while the reference is being learned.
+        """
+        if not self.ready or not self.recent:
+            return None
+        latest = list(self.recent)[-STAT_WINDOW:]
+        mean = sum(z for _, z, _ in latest) / len(latest)
+        if self.standardize:
+            return abs(mean), PERSIST_Z
+        return abs(mean - self.mean), None
+
     def _still_drifted(self) -> Detection | None:
         # River detectors adapt to the new level after they fire; the fixed reference is what
         # tells a drift that persists (detected again, for the retrain policy) from a blip.
@@ -206,6 +221,18 @@ def ks_pvalue(d: float, n: int, m: int) -> float:
     return min(1.0, max(0.0, 2 * total))
 
 
+def ks_critical(alpha: float, n: int, m: int) -> float:
+    """The KS distance whose p-value is alpha for samples of n and m (larger distances: lower)."""
+    low, high = 0.0, 1.0
+    for _ in range(40):
+        middle = (low + high) / 2
+        if ks_pvalue(middle, n, m) > alpha:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
 class EmbeddingMonitor:
     """Input drift on questions: the latest window against a reference window."""
 
@@ -242,6 +269,8 @@ class EmbeddingMonitor:
         self.quiet_for = 0
         self.since_check = 0
         self.current.clear()
+        self.last_statistic: float | None = None
+        self.last_critical: float | None = None
 
     @property
     def ready(self) -> bool:
@@ -252,6 +281,14 @@ class EmbeddingMonitor:
         assert self.centroid is not None
         distance = 1.0 - vectors @ self.centroid
         return np.column_stack([vectors @ self.directions, distance])
+
+    def level(self) -> tuple[float, float | None] | None:
+        """The largest KS distance of the latest test and the distance the test fires above."""
+        # getattr: states checkpointed before these were recorded lack them until a test runs.
+        statistic = getattr(self, "last_statistic", None)
+        if statistic is None:
+            return None
+        return statistic, getattr(self, "last_critical", None)
 
     def distance(self, text: str) -> float | None:
         """Cosine distance of a question to the reference centroid (None before the reference)."""
@@ -287,6 +324,8 @@ class EmbeddingMonitor:
         n, tests = self.reference_features.shape
         stats = [ks_statistic(self.reference_features[:, j], current[:, j]) for j in range(tests)]
         p_min = ks_pvalue(max(stats), n, len(current))  # same sample sizes: p falls as D grows
+        self.last_statistic = max(stats)
+        self.last_critical = ks_critical(self.alpha / tests, n, len(current))
         if p_min * tests >= self.alpha:
             return None
         self.quiet_for = self.cooldown

@@ -138,6 +138,20 @@ class DriftEngine:
         found = self._scalar("feedback_negative", model, value, example)
         return [found] if found is not None else []
 
+    def levels(self) -> dict[tuple[str, str], tuple[float, float | None]]:
+        """(signal, detector) → (statistic, threshold) now, of the model furthest from its
+        reference (output signals are watched per model); signals still learning are absent."""
+        monitors: list[ScalarMonitor | EmbeddingMonitor] = list(self.monitors.values())
+        if self.questions is not None:
+            monitors.append(self.questions)
+        out: dict[tuple[str, str], tuple[float, float | None]] = {}
+        for monitor in monitors:
+            level = monitor.level()
+            key = (monitor.signal, monitor.detector_name)
+            if level is not None and (key not in out or level[0] > out[key][0]):
+                out[key] = level
+        return out
+
     def rebaseline(self) -> None:
         """Every monitor learns a new reference (a new model is being served)."""
         for monitor in self.monitors.values():

@@ -180,6 +180,7 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> 
             detections = engine.observe_query(event.data)
         engine.mark_applied(event_id, topic, partition, offset)
         metrics.events.labels(topic or "unknown").inc()
+        metrics.record_levels(engine.levels())
         if detections:
             # Published before the checkpoint: a crash in between replays the same events and
             # re-publishes the same detection ids, which consumers skip.
@@ -196,7 +197,9 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> 
         **consumer_args,
     )
     async def on_model_change(body: dict[str, Any]) -> None:
-        runtime.require().engine.rebaseline()
+        engine = runtime.require().engine
+        engine.rebaseline()
+        metrics.record_levels(engine.levels())
         runtime.save()
         logger.info("a new model is served (%s): drift references start over", body.get("type"))
 

@@ -7,11 +7,21 @@
 | melancia_drift_detections_total | counter | signal, detector | drift.detected published |
 | melancia_drift_policy_decisions_total | counter | action | retrain policy outcomes (request, wait, cooldown, disabled, duplicate) |
 | melancia_drift_checkpoints_total | counter | | checkpoints written |
+| melancia_drift_statistic | gauge | signal, detector | how far the latest events are from the reference |
+| melancia_drift_threshold | gauge | signal, detector | the statistic's level that counts as drift |
+
+Statistic and threshold are comparable: for `ks_projections` (question embeddings) the largest
+KS distance of the latest test and the distance the test fires above; for the scalar signals
+the mean shift of the latest 30 events in reference standard deviations and the shift at which
+a drift persists (feedback, a raw rate, has no threshold). Per-model signals report the model
+furthest from its reference; a signal still learning its reference has no series.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from collections.abc import Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
 class DriftMetrics:
@@ -29,3 +39,27 @@ class DriftMetrics:
             "melancia_drift_policy_decisions", "Retrain policy decisions", ["action"], registry=r
         )
         self.checkpoints = Counter("melancia_drift_checkpoints", "Checkpoints written", registry=r)
+        self.statistic = Gauge(
+            "melancia_drift_statistic",
+            "Distance of the latest events from the reference",
+            ["signal", "detector"],
+            registry=r,
+        )
+        self.threshold = Gauge(
+            "melancia_drift_threshold",
+            "Statistic level that counts as drift",
+            ["signal", "detector"],
+            registry=r,
+        )
+        self._levels: set[tuple[str, str]] = set()
+
+    def record_levels(self, levels: Mapping[tuple[str, str], tuple[float, float | None]]) -> None:
+        """Set the statistic and threshold of every signal; drop the ones that start over."""
+        for key, (statistic, threshold) in levels.items():
+            self.statistic.labels(*key).set(statistic)
+            if threshold is not None:
+                self.threshold.labels(*key).set(threshold)
+        for key in self._levels - set(levels):
+            self.statistic.remove(*key)
+            self.threshold.remove(*key)
+        self._levels = set(levels)

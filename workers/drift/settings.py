@@ -61,7 +61,16 @@ class DriftSettings(BaseSettings):
         default=6000, ge=1000, description="consumer-group session timeout of the drift worker"
     )
     drift_metrics_port: int | None = Field(
-        default=None, ge=0, le=65535, description="serve the drift worker's /metrics on this port"
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve the drift worker's /metrics on this port; unset: MELANCIA_METRICS_PORT",
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve /metrics on this port"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="bind address of /metrics (0.0.0.0 in containers)"
     )
     retrain_enabled: bool = Field(
         default=True, description="let persistent drift request a retrain (false: only report)"
@@ -82,6 +91,11 @@ class DriftSettings(BaseSettings):
     retrain_hyperparameters: Hyperparameters = Field(
         default=RETRAIN_DEFAULTS, description="training config of a drift retrain (JSON)"
     )
+
+    @property
+    def served_metrics_port(self) -> int | None:
+        """The drift worker's own port, else the one `melancia up` gives every worker."""
+        return self.drift_metrics_port if self.drift_metrics_port is not None else self.metrics_port
 
     @property
     def state_path(self) -> Path:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 
 from events.admin import ensure_topics
 from events.broker import build_broker
@@ -18,6 +18,7 @@ from events.topics import all_topics
 from workers.evaluation.handlers import Runtime, register
 from workers.evaluation.service import EvaluationService
 from workers.evaluation.settings import EvaluationSettings
+from workers.evaluation.telemetry import EvaluationTelemetry
 
 logger = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ def create_app(
     """Build the worker app; nothing heavy happens until it runs."""
     settings = settings or EvaluationSettings()
     bus = bus or BusSettings()
+    registry = registry or CollectorRegistry()
     broker, _ = build_broker(bus, service="evaluation", registry=registry)
-    runtime = Runtime()
+    runtime = Runtime(telemetry=EvaluationTelemetry(registry))
     register(broker, runtime, settings)
 
     @contextlib.asynccontextmanager
@@ -104,6 +106,10 @@ def build_service(settings: EvaluationSettings) -> EvaluationService:
 
 def main() -> int:
     """Entry point of `melancia worker evaluation`."""
-    app, _, _ = create_app(EvaluationSettings())
+    settings = EvaluationSettings()
+    registry = CollectorRegistry()
+    app, _, _ = create_app(settings, registry=registry)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     asyncio.run(app.run())
     return 0

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from events.bus import emit
-from events.topics import EVALUATION_COMPLETED, MODEL_PROMOTED, TRAINING_COMPLETED
+from events.topics import (
+    EVALUATION_COMPLETED,
+    MODEL_PROMOTED,
+    MODEL_ROLLED_BACK,
+    TRAINING_COMPLETED,
+)
 from schemas.envelope import Envelope, make_event
-from schemas.registry import EvaluationCompleted
+from schemas.registry import EvaluationCompleted, ModelPromoted, ModelRolledBack
 from schemas.training import TrainingCompleted
 from workers.evaluation.service import EvaluationService
 from workers.evaluation.settings import EvaluationSettings
+from workers.evaluation.telemetry import EvaluationTelemetry
 
 GROUP = "melancia-evaluation"
 # Applying verdicts is its own consumer group: a redelivered verdict re-applies (idempotently)
 # without evaluating again, and a replay of evaluation.completed rebuilds the aliases.
 REGISTRY_GROUP = "melancia-registry"
+PROMOTIONS_GROUP = "melancia-registry-promotions"
+ROLLBACKS_GROUP = "melancia-registry-rollbacks"
 SOURCE = "evaluation"
 
 
@@ -28,6 +37,7 @@ class Runtime:
     """What the lifespan builds and the handlers use."""
 
     service: EvaluationService | None = None
+    telemetry: EvaluationTelemetry = field(default_factory=EvaluationTelemetry)
 
     def require(self) -> EvaluationService:
         if self.service is None:
@@ -52,7 +62,9 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: EvaluationSettings
     )
     async def on_trained(event: Envelope[TrainingCompleted]) -> None:
         service = runtime.require()
+        started = time.monotonic()
         result = await asyncio.to_thread(service.evaluate, event.data)
+        runtime.telemetry.evaluated(result, time.monotonic() - started)
         out = make_event(
             result, source=SOURCE, correlation_id=event.correlation_id or event.data.job_id
         )
@@ -74,3 +86,26 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: EvaluationSettings
         if promoted is not None:
             out = make_event(promoted, source=SOURCE, correlation_id=event.correlation_id)
             await emit(broker, MODEL_PROMOTED, out, key=promoted.model_name)
+
+    # Promotions and rollbacks are counted whoever made them (this worker or `melancia model`),
+    # once per event however many evaluation workers run (a group each). A metric, not work:
+    # a new group starts at the end instead of replaying history, and nothing is redelivered.
+    @broker.subscriber(
+        MODEL_PROMOTED,
+        group_id=PROMOTIONS_GROUP,
+        ack_policy=AckPolicy.ACK_FIRST,
+        auto_offset_reset="latest",
+        title="registry.count_promotions",
+    )
+    async def on_promoted(event: Envelope[ModelPromoted]) -> None:
+        runtime.telemetry.promotions.labels(event.data.model_name).inc()
+
+    @broker.subscriber(
+        MODEL_ROLLED_BACK,
+        group_id=ROLLBACKS_GROUP,
+        ack_policy=AckPolicy.ACK_FIRST,
+        auto_offset_reset="latest",
+        title="registry.count_rollbacks",
+    )
+    async def on_rolled_back(event: Envelope[ModelRolledBack]) -> None:
+        runtime.telemetry.rollbacks.labels(event.data.model_name).inc()

@@ -69,6 +69,12 @@ class EvaluationSettings(BaseSettings):
     eval_session_timeout_ms: int = Field(
         default=10_000, ge=1000, description="consumer-group session timeout"
     )
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve /metrics on this port"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="bind address of /metrics (0.0.0.0 in containers)"
+    )
 
     @property
     def models_dir(self) -> Path:

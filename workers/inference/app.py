@@ -22,9 +22,11 @@ from schemas.envelope import make_event
 from schemas.ops import WorkerHeartbeat
 from workers.inference.handlers import Runtime, register
 from workers.inference.index import IndexUnavailable
+from workers.inference.lag import start_lag_monitor
 from workers.inference.retrieval import Retriever
 from workers.inference.service import InferenceService
 from workers.inference.settings import InferenceSettings
+from workers.inference.telemetry import InferenceTelemetry
 from workers.inference.variants import Swapper, Variants
 
 logger = logging.getLogger(__name__)
@@ -38,18 +40,21 @@ def create_app(
     """Build the worker app; nothing heavy happens until it runs."""
     settings = settings or InferenceSettings()
     bus = bus or BusSettings()
+    registry = registry or CollectorRegistry()
     broker, _ = build_broker(bus, service="inference", registry=registry)
-    runtime = Runtime()
-    register(broker, runtime, settings)
+    runtime = Runtime(telemetry=InferenceTelemetry(registry))
+    runtime.telemetry.capacity.set(settings.inference_concurrency)
+    register(broker, runtime, settings, bus)
     started_at = datetime.now(UTC)
     tasks: list[asyncio.Task[None]] = []
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        runtime.service = await asyncio.to_thread(load_service, settings)
+        runtime.service = await asyncio.to_thread(load_service, settings, runtime.telemetry)
         runtime.swapper = await asyncio.to_thread(
             load_swapper, runtime.service, settings, datetime.now(UTC)
         )
+        runtime.service.report_serving()
         try:
             yield
         finally:
@@ -60,12 +65,15 @@ def create_app(
 
     async def after_startup() -> None:
         tasks.append(asyncio.create_task(_heartbeat(broker, runtime, settings, started_at)))
+        tasks.append(start_lag_monitor(bus, registry))
 
     async def on_shutdown() -> None:
         for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # A task that died of an error must not stop the shutdown; it is reported here once.
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                logger.error("background task failed: %r", outcome)
 
     app = FastStream(
         broker,
@@ -77,7 +85,9 @@ def create_app(
     return app, broker, runtime
 
 
-def load_service(settings: InferenceSettings) -> InferenceService:
+def load_service(
+    settings: InferenceSettings, telemetry: InferenceTelemetry | None = None
+) -> InferenceService:
     """Load the model and wrap it in the service (runs in a thread: it takes seconds)."""
     import torch
 
@@ -107,6 +117,7 @@ def load_service(settings: InferenceSettings) -> InferenceService:
         max_new_tokens_cap=settings.max_new_tokens_cap,
         few_shot=settings.few_shot,
         retriever=retriever,
+        telemetry=telemetry,
     )
 
 
@@ -198,7 +209,7 @@ def main() -> int:
     registry = CollectorRegistry()
     app, _, _ = create_app(settings, registry=registry)
     if settings.metrics_port is not None:
-        start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     try:
         asyncio.run(app.run())
     except IndexUnavailable as exc:

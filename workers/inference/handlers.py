@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from events.bus import emit
+from events.settings import BusSettings
 from events.topics import (
     MODEL_PROMOTED,
     MODEL_ROLLED_BACK,
@@ -21,6 +22,7 @@ from schemas.query import QueryCancelled, QueryReply, QueryRequested
 from schemas.registry import ModelPromoted, ModelRolledBack
 from workers.inference.service import InferenceService
 from workers.inference.settings import InferenceSettings
+from workers.inference.telemetry import InferenceTelemetry
 from workers.inference.variants import Swapper
 
 GROUP = "melancia-inference"
@@ -32,6 +34,8 @@ class Runtime:
 
     service: InferenceService | None = None
     swapper: Swapper | None = None
+    # On the worker's registry; the lifespan gives it to the service it loads.
+    telemetry: InferenceTelemetry = field(default_factory=InferenceTelemetry)
 
     def require(self) -> InferenceService:
         if self.service is None:
@@ -60,8 +64,15 @@ class TopicSink:
         await emit(self.broker, self.topic, event, key=reply.query_id)
 
 
-def register(broker: KafkaBroker, runtime: Runtime, settings: InferenceSettings) -> None:
+def register(
+    broker: KafkaBroker,
+    runtime: Runtime,
+    settings: InferenceSettings,
+    bus: BusSettings | None = None,
+) -> None:
     """Attach the inference subscribers to the broker."""
+    # A query or a cancel waiting in a fetch the broker holds is latency the user sees.
+    fetch_wait_ms = (bus or BusSettings()).answer_fetch_wait_ms
 
     # One consumer per concurrency slot, all in one group, each committing after its handler:
     # queries are spread over partitions and a crash mid-answer redelivers the query.
@@ -73,11 +84,13 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: InferenceSettings)
         auto_offset_reset="earliest",
         session_timeout_ms=settings.session_timeout_ms,
         heartbeat_interval_ms=settings.session_timeout_ms // 3,
+        fetch_max_wait_ms=fetch_wait_ms,
         title="inference.query",
     )
     async def on_query(event: Envelope[QueryRequested]) -> None:
         service = runtime.require()
         request = event.data
+        service.telemetry.picked_up(service.model_name, event.time, replayed=event.replayed)
         sink = TopicSink(
             broker, request.reply_to, source=service.worker_id, correlation_id=request.query_id
         )
@@ -90,6 +103,7 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: InferenceSettings)
         QUERY_CANCELLED,
         auto_offset_reset="latest",
         ack_policy=AckPolicy.ACK_FIRST,
+        fetch_max_wait_ms=fetch_wait_ms,
         title="inference.cancel",
     )
     async def on_cancel(event: Envelope[QueryCancelled]) -> None:
@@ -105,6 +119,7 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: InferenceSettings)
     )
     async def on_promoted(event: Envelope[ModelPromoted]) -> None:
         await asyncio.to_thread(runtime.require_swapper().promoted, event.data, event.time)
+        runtime.require().report_serving()
 
     @broker.subscriber(
         MODEL_ROLLED_BACK,
@@ -114,3 +129,4 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: InferenceSettings)
     )
     async def on_rolled_back(event: Envelope[ModelRolledBack]) -> None:
         await asyncio.to_thread(runtime.require_swapper().rolled_back, event.data, event.time)
+        runtime.require().report_serving()

@@ -29,6 +29,7 @@ from workers.inference.cancellation import Cancellations
 from workers.inference.engine import GenerationEngine
 from workers.inference.prompting import apply_chat_template, build_messages
 from workers.inference.retrieval import Retrieval, Retriever
+from workers.inference.telemetry import InferenceTelemetry
 from workers.inference.variants import Variants
 
 # What MelancIA says instead of generating when retrieval finds nothing close to the question.
@@ -59,6 +60,7 @@ class InferenceService:
         few_shot: bool,
         retriever: Retriever | None = None,
         variants: Variants | None = None,
+        telemetry: InferenceTelemetry | None = None,
     ) -> None:
         self.engine = engine
         self.model_name = model_name
@@ -70,10 +72,15 @@ class InferenceService:
         # Which adapter answers each variant (champion, challenger, base); swapped live.
         self.variants = variants or Variants(engine)
         self.cancellations = Cancellations()
+        self.telemetry = telemetry or InferenceTelemetry()
 
     @property
     def adapter(self) -> str | None:
         return self.engine.loaded.adapter
+
+    def report_serving(self) -> None:
+        """Refresh the served-models metric (at start and after every swap)."""
+        self.telemetry.serving(self.model_name, self.variants.arms())
 
     def prompt_for(
         self,
@@ -137,11 +144,13 @@ class InferenceService:
         answer: list[str] = []
         first_text_at: float | None = None  # user-facing: includes prompt building and queueing
         retrieval: Retrieval | None = None
+        self.telemetry.in_flight.inc()
         try:
             if self.retriever is not None:
-                retrieval = await asyncio.to_thread(
-                    self.retriever.search, self.retrieval_query(request)
-                )
+                with self.telemetry.retrieval.time():
+                    retrieval = await asyncio.to_thread(
+                        self.retriever.search, self.retrieval_query(request)
+                    )
                 shown = retrieval.passages if retrieval.in_scope else []
                 await sink.send(
                     Sources(
@@ -195,6 +204,7 @@ class InferenceService:
                 raise RuntimeError("generation ended without a result")
         except Exception as exc:
             logger.exception("generation failed for %s", request.query_id)
+            self.telemetry.failed(self.model_name, exc)
             await sink.send(
                 Failed(
                     query_id=request.query_id, seq=next(seq), error=f"{type(exc).__name__}: {exc}"
@@ -211,6 +221,7 @@ class InferenceService:
             )
         finally:
             self.cancellations.release(request.query_id)
+            self.telemetry.in_flight.dec()
         usage = Usage(
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
@@ -292,7 +303,7 @@ class InferenceService:
         error: str | None = None,
         retrieval: Retrieval | None = None,
     ) -> QueryCompleted:
-        return QueryCompleted(
+        record = QueryCompleted(
             query_id=request.query_id,
             user_id=request.user_id,
             tier=request.tier,
@@ -314,3 +325,5 @@ class InferenceService:
             out_of_scope=retrieval is not None and not retrieval.in_scope,
             error=error,
         )
+        self.telemetry.completed(record)
+        return record

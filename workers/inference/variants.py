@@ -73,6 +73,10 @@ class Variants:
         out[BASE] = BASE
         return out
 
+    def arms(self) -> dict[str, Arm]:
+        """Variant → arm, the base model included (what metrics report as served)."""
+        return {**self._arms, BASE: Arm(BASE_ADAPTER)}
+
     def apply(
         self,
         *,

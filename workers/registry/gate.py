@@ -98,3 +98,17 @@ def category_regressions(
             if change < -policy.category_tolerance:
                 out[category] = change
     return out
+
+
+def failed_check(reason: str) -> str:
+    """The gate check a rejection failed, from its reason (what `evaluation.completed` carries).
+
+    Bounded names for metrics and alerts; keep them in step with the messages of `decide`.
+    """
+    if reason.startswith("not better by the margin"):
+        return "below_champion"
+    if "categories regress beyond" in reason:
+        return "category_regression"
+    if reason.endswith("to compare") and " has no " in reason:
+        return "missing_metric"
+    return "other"

@@ -7,6 +7,7 @@ import logging
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
+from prometheus_client import CollectorRegistry, start_http_server
 
 from events.admin import ensure_topics
 from events.broker import build_broker
@@ -16,6 +17,7 @@ from workers.training.handlers import register
 from workers.training.job import JobConfig
 from workers.training.service import TrainingService
 from workers.training.settings import TrainingSettings
+from workers.training.telemetry import TrainingTelemetry
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +39,16 @@ def create_app(
     settings: TrainingSettings | None = None,
     bus: BusSettings | None = None,
     service: TrainingService | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> tuple[FastStream, KafkaBroker, TrainingService]:
     """Build the worker app; nothing heavy happens until a job arrives."""
     settings = settings or TrainingSettings()
     bus = bus or BusSettings()
-    broker, _ = build_broker(bus, service="training")
-    service = service or TrainingService(job_config(settings))
+    registry = registry or CollectorRegistry()
+    broker, _ = build_broker(bus, service="training", registry=registry)
+    service = service or TrainingService(
+        job_config(settings), telemetry=TrainingTelemetry(registry)
+    )
     register(broker, service, settings)
 
     async def on_startup() -> None:
@@ -79,6 +85,9 @@ def main() -> int:
         import torch
 
         torch.set_num_threads(settings.torch_threads)
-    app, _, _ = create_app(settings)
+    registry = CollectorRegistry()
+    app, _, _ = create_app(settings, registry=registry)
+    if settings.metrics_port is not None:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     asyncio.run(app.run())
     return 0

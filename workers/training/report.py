@@ -62,7 +62,8 @@ def eval_loss(
     for start in range(0, len(order), batch_size):
         batch = collate([dataset[i] for i in order[start : start + batch_size]])
         n = int((batch["labels"][:, 1:] != -100).sum())
-        loss, _ = labelled_loss(model, batch, n)
+        # Without gradient, running the shared system prompt once per batch is exact.
+        loss, _ = labelled_loss(model, batch, n, share_prefix=True)
         total += float(loss) * n
         tokens += n
     return total / max(tokens, 1)

@@ -15,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from schemas.envelope import Payload
-from schemas.training import TrainingFailed, TrainingProgress, TrainingRequested
+from schemas.training import TrainingCompleted, TrainingFailed, TrainingProgress, TrainingRequested
 from workers.training.errors import JobBusy, JobInterrupted, JobRejected
 from workers.training.job import JobConfig, run_job
+from workers.training.telemetry import TrainingTelemetry
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class TrainingService:
     runner: JobRunner = run_job
     stop: threading.Event = field(default_factory=threading.Event)
     current: str | None = None
+    telemetry: TrainingTelemetry = field(default_factory=TrainingTelemetry)
 
     def __post_init__(self) -> None:
         # One thread: a worker trains one job at a time; further requests wait in Kafka.
@@ -47,8 +49,10 @@ class TrainingService:
         loop = asyncio.get_running_loop()
         progress: asyncio.Queue[TrainingProgress | None] = asyncio.Queue()
         pump = asyncio.create_task(_pump(progress, publish), name=f"progress-{request.job_id}")
+        metrics = self.telemetry.job(request.job_id)
 
         def on_progress(update: TrainingProgress) -> None:
+            metrics.progress(update)
             loop.call_soon_threadsafe(progress.put_nowait, update)
 
         self.current = request.job_id
@@ -59,6 +63,7 @@ class TrainingService:
                 lambda: self.runner(request, self.config, on_progress=on_progress, stop=self.stop),
             )
         except (JobInterrupted, JobBusy):
+            metrics.ended(None)
             raise
         except JobRejected as exc:
             logger.warning("job %s rejected: %s", request.job_id, exc)
@@ -74,6 +79,8 @@ class TrainingService:
             self.current = None
             progress.put_nowait(None)
             await pump
+        metrics.ended("completed" if isinstance(outcome, TrainingCompleted) else "failed")
+        loop.call_later(self.telemetry.retain_s, self.telemetry.forget, request.job_id)
         await publish(outcome)
 
     def close(self) -> None:

@@ -32,6 +32,12 @@ class TrainingSettings(BaseSettings):
         default_factory=_worker_id, description="identity of a training worker in logs and events"
     )
     torch_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads")
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="serve /metrics on this port"
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="bind address of /metrics (0.0.0.0 in containers)"
+    )
     training_progress_s: float = Field(
         default=5.0, gt=0, description="at most one training.progress event per this interval"
     )
