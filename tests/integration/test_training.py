@@ -97,10 +97,6 @@ def _logits(adapter_dir: Path, home: Path, prompt_ids: list[int]) -> torch.Tenso
         return model(input_ids=torch.tensor([prompt_ids])).logits[0, -1]
 
 
-@pytest.mark.skip(
-    reason="pending (#5 open): on a fresh clone the test reads MLflow model version 1 before the "
-    "worker's registration is visible (MlflowException: Model Version not found)"
-)
 def test_a_job_requested_over_http_trains_reports_progress_and_registers(
     system: System,
 ) -> None:

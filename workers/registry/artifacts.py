@@ -11,6 +11,8 @@ logger = logging.getLogger(__name__)
 
 def resolve_adapter(uri: str, cache_dir: Path, *, tracking_uri: str | None = None) -> Path:
     """A local path as is; `file://`, `runs:/`, `models:/` and remote URIs downloaded once."""
+    if uri.startswith("models:/"):
+        uri = _registered_source(uri, tracking_uri)
     local = Path(uri.removeprefix("file://")).expanduser()
     if local.is_dir():
         return local
@@ -32,6 +34,21 @@ def resolve_adapter(uri: str, cache_dir: Path, *, tracking_uri: str | None = Non
     if found is None:
         raise FileNotFoundError(f"no adapter_config.json under {path} (from {uri})")
     return found
+
+
+def _registered_source(uri: str, tracking_uri: str | None) -> str:
+    """Where the files of a `models:/<name>/<version>` (or `@alias`) URI are, read from this
+    store's registry: MLflow resolves such URIs through its process-wide registry URI, which
+    MelancIA never sets (see `workers.registry.tracking.client`)."""
+    from mlflow import MlflowClient
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+    from mlflow.store.artifact.utils.models import get_model_name_and_version
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    model_uri, sub_path = ModelsArtifactRepository.split_models_uri(uri)
+    name, version = get_model_name_and_version(client, model_uri)
+    source = str(client.get_model_version_download_uri(name, version)).rstrip("/")
+    return f"{source}/{sub_path}" if sub_path else source
 
 
 def _adapter_root(path: Path) -> Path | None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
-_lock = threading.Lock()
 
 
 def tracking_uri(home: Path, server_uri: str | None = None) -> str:
@@ -28,15 +26,16 @@ def artifact_root(home: Path) -> str:
 
 
 def client(home: Path, server_uri: str | None = None) -> Any:
-    """An MlflowClient bound to the store (creating the SQLite schema on first use)."""
-    import mlflow
+    """An MlflowClient bound to the store (creating the SQLite schema on first use).
+
+    Both URIs are pinned on the client and MLflow's process-wide URIs are left alone:
+    `mlflow.set_registry_uri` would also export MLFLOW_REGISTRY_URI, and every later client
+    of this process (and every subprocess) that names only a tracking URI would then read
+    model versions from whichever store was opened first.
+    """
     from mlflow import MlflowClient
 
     uri = tracking_uri(home, server_uri)
-    # The fluent API (system metrics, mlflow ui links) reads the global URI; set it once.
-    with _lock:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 

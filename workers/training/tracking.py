@@ -124,7 +124,10 @@ class RunTracker:
             from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 
             self._monitor = SystemMetricsMonitor(
-                self.run_id, sampling_interval=10, resume_logging=True
+                self.run_id,
+                sampling_interval=10,
+                resume_logging=True,
+                tracking_uri=self.client.tracking_uri,
             )
             self._monitor.start()
         except Exception:
