@@ -13,13 +13,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 async def _collect(
     bootstrap: str,
-    topic: str,
+    topics: tuple[str, ...],
     match: Callable[[dict[str, Any]], bool],
     count: int,
     timeout_s: float,
 ) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
     )
     await consumer.start()
     found: list[dict[str, Any]] = []
@@ -42,14 +42,18 @@ async def _collect(
 
 def collect(
     bootstrap: str,
-    topic: str,
+    topic: str | tuple[str, ...],
     match: Callable[[dict[str, Any]], bool],
     *,
     count: int = 1,
     timeout_s: float = 30.0,
 ) -> list[dict[str, Any]]:
-    """Events on `topic` (read from the beginning) that match, waiting until `count` are found."""
-    return asyncio.run(_collect(bootstrap, topic, match, count, timeout_s))
+    """Events on `topic` (read from the beginning) that match, waiting until `count` are found.
+
+    Several topics wait for whichever answers first (a job's completed or failed, say).
+    """
+    topics = (topic,) if isinstance(topic, str) else topic
+    return asyncio.run(_collect(bootstrap, topics, match, count, timeout_s))
 
 
 async def _produce(bootstrap: str, topic: str, value: bytes, key: bytes | None) -> None:

@@ -1,8 +1,8 @@
 """The closed loop through a real broker and real processes:
 
 shifted traffic replayed into the live system → drift.detected → training.requested (a tiny
-training config) → alerts on a webhook. Then, once the training and evaluation workers exist:
-training.completed → evaluation.completed → the gate's decision (pending: see the skip).
+training config) → alerts on a webhook; then the retrain runs: training.completed →
+evaluation.completed → the gate's decision → its alert on the same webhook.
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ import httpx
 import pytest
 
 from events.embedded import free_port
-from events.topics import DRIFT_DETECTED, QUERY_COMPLETED, TRAINING_REQUESTED
+from events.topics import (
+    DRIFT_DETECTED,
+    EVALUATION_COMPLETED,
+    MODEL_PROMOTED,
+    QUERY_COMPLETED,
+    TRAINING_COMPLETED,
+    TRAINING_FAILED,
+    TRAINING_REQUESTED,
+)
 from schemas.envelope import make_event
 from tests.integration.harness import Fleet, service_env, wait_until
 from tests.integration.kafka_io import collect
@@ -31,6 +39,17 @@ from workers.drift.synthetic import Regime, traffic
 pytestmark = pytest.mark.integration
 TINY_TRAINING = {"rank": 4, "alpha": 8, "max_steps": 2, "batch_size": 2, "train_limit": 8}
 SHIFTED = Regime(latency_ms=3600.0, topics=("sazonalidade", "logistica"))
+# Two questions, short answers, no BERTScore: the gate's machinery, not the tiny model's quality.
+# A margin no candidate can pass makes the verdict independent of what the random model answers.
+EVAL_ENV = {
+    "MELANCIA_EVAL_PER_CATEGORY": "1",
+    "MELANCIA_EVAL_MAX_QUESTIONS": "2",
+    "MELANCIA_EVAL_MAX_NEW_TOKENS": "8",
+    "MELANCIA_EVAL_PERPLEXITY_RECORDS": "2",
+    "MELANCIA_EVAL_BERTSCORE": "false",
+    "MELANCIA_EVAL_TORCH_THREADS": "1",
+    "MELANCIA_GATE_MIN_IMPROVEMENT": "10",
+}
 
 
 @dataclass
@@ -57,8 +76,10 @@ class Loop:
 
 
 @pytest.fixture(scope="module")
-def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+def loop(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Loop]:
     home = tmp_path_factory.mktemp("home")
+    # A registry of the test's own, with the converted weights of the shared cache.
+    (home / "models").symlink_to(models_dir.resolve(), target_is_directory=True)
     metrics_port = free_port()
     with isolated_kafka() as bootstrap, webhook_receiver() as receiver:
         env = service_env(
@@ -71,6 +92,9 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
             MELANCIA_RETRAIN_HYPERPARAMETERS=json.dumps(TINY_TRAINING),
             MELANCIA_ALERTS_WEBHOOK_URL=receiver.url,
             MELANCIA_ALERTS_BACKOFF_S="0.1",
+            MELANCIA_TORCH_THREADS="1",
+            MELANCIA_MLFLOW_SYSTEM_METRICS="false",
+            MELANCIA_REGISTER_SHIPPED_ADAPTER="false",
         )
         fleet = Fleet(tmp_path_factory.mktemp("logs"))
         fleet.start("drift", ["worker", "drift"], env)
@@ -156,34 +180,40 @@ def test_the_drift_state_is_checkpointed_when_the_worker_stops(loop: Loop) -> No
     assert ("query.completed", 0) in state.engine.offsets or state.engine.offsets
 
 
-@pytest.mark.skip(
-    reason="pending: training.completed → evaluation.completed → gate, once the training and "
-    "evaluation workers (built by other engineers) run the drift retrain end to end"
-)
 def test_the_gate_decides_on_the_retrained_candidate(loop: Loop) -> None:
-    from events.topics import EVALUATION_COMPLETED, TRAINING_COMPLETED, TRAINING_FAILED
-
     job_id = loop.found.get("job_id")
     if job_id is None:
         pytest.skip("needs the closed loop above")
     loop.fleet.start("training", ["worker", "training"], loop.env)
-    loop.fleet.start("evaluation", ["worker", "evaluation"], loop.env)
+    loop.fleet.start("evaluation", ["worker", "evaluation"], {**loop.env, **EVAL_ENV})
     outcomes = collect(
         loop.bootstrap,
-        TRAINING_COMPLETED,
+        (TRAINING_COMPLETED, TRAINING_FAILED),
         lambda v: v["data"]["job_id"] == job_id,
         timeout_s=240,
-    ) or collect(loop.bootstrap, TRAINING_FAILED, lambda v: v["data"]["job_id"] == job_id)
+    )
     assert outcomes, "the retrain produced neither training.completed nor training.failed"
     if outcomes[0]["type"] == "training.failed":
         pytest.fail(f"the drift retrain failed: {outcomes[0]['data']['reason']}")
+    trained = outcomes[0]["data"]
+    assert trained["base_model"] == "tiny" and trained["model_version"], trained
+
     [evaluation] = collect(
         loop.bootstrap,
         EVALUATION_COMPLETED,
         lambda v: v["data"].get("job_id") == job_id,
         timeout_s=240,
     )
-    assert evaluation["data"]["decision"] in ("promoted", "rejected")
-    if evaluation["data"]["decision"] == "rejected":
-        texts = [b["text"] for b in loop.alerts.wait_for(4, timeout_s=30)]
-        assert any("rejected" in t for t in texts)
+    data = evaluation["data"]
+    assert data["candidate_version"] == trained["model_version"]
+    assert data["champion_version"] is None  # nothing promoted yet: compared with the base model
+    assert data["decision"] == "rejected", data["reason"]
+    assert data["reason"].startswith("not better by the margin: rougeL"), data["reason"]
+    assert "vs base model tiny" in data["reason"] and "margin +10.0000" in data["reason"]
+
+    def rejection_alerts() -> list[str]:
+        return [b["text"] for b in loop.alerts.bodies if "Gate rejected" in b["text"]]
+
+    [text] = wait_until(rejection_alerts, 30, "the gate's rejection on the webhook")
+    assert f"melancia v{data['candidate_version']}: {data['reason']}" in text
+    assert not collect(loop.bootstrap, MODEL_PROMOTED, lambda v: True, timeout_s=3)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.training import Hyperparameters, Method
@@ -19,8 +20,10 @@ SIGNALS = (
 )
 
 # A retrain that drift asks for is small on purpose: the evaluation gate decides whether it helps.
+# Small in steps and rows, not in sequence length: the system prompt alone takes about 190 tokens
+# with Gemma's tokenizer and 260-310 with SmolLM2's, so 256 would cut most answers, or every row.
 RETRAIN_DEFAULTS = Hyperparameters(
-    rank=8, alpha=16, max_steps=60, batch_size=4, max_seq_len=256, train_limit=512, eval_steps=20
+    rank=8, alpha=16, max_steps=60, batch_size=4, max_seq_len=512, train_limit=512, eval_steps=20
 )
 
 
@@ -89,8 +92,17 @@ class DriftSettings(BaseSettings):
     )
     retrain_method: Method = Field(default="lora", description="fine-tuning method of a retrain")
     retrain_hyperparameters: Hyperparameters = Field(
-        default=RETRAIN_DEFAULTS, description="training config of a drift retrain (JSON)"
+        default=RETRAIN_DEFAULTS,
+        description="training config of a drift retrain (JSON; overrides the drift defaults)",
     )
+
+    @field_validator("retrain_hyperparameters", mode="before")
+    @classmethod
+    def _overrides_on_the_defaults(cls, value: Any) -> Any:
+        # As the gateway does with its recipe: `{"max_steps": 2}` changes the steps only.
+        if isinstance(value, dict):
+            return {**RETRAIN_DEFAULTS.model_dump(), **value}
+        return value
 
     @property
     def served_metrics_port(self) -> int | None:

@@ -3,13 +3,15 @@
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from schemas.ops import DriftDetected
 from schemas.query import FeedbackSubmitted
 from schemas.training import Hyperparameters
 from workers.drift import checkpoint
 from workers.drift.engine import DriftEngine, EngineConfig, detection_id, to_payload
 from workers.drift.policy import PolicyConfig, RetrainPolicy
-from workers.drift.settings import SIGNALS
+from workers.drift.settings import RETRAIN_DEFAULTS, SIGNALS, DriftSettings
 from workers.drift.synthetic import Regime, traffic
 
 T0 = datetime(2025, 11, 28, 12, tzinfo=UTC)
@@ -168,3 +170,16 @@ def test_a_detection_id_depends_on_the_detection_and_its_trigger_only() -> None:
         d for q in traffic(Regime(latency_ms=5000), 100, seed=2) for d in e.observe_query(q)
     ]
     assert detection_id(found, "ev-1") == detection_id(found, "ev-1") != detection_id(found, "x")
+
+
+def test_a_partial_retrain_config_overrides_the_drift_defaults(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MELANCIA_RETRAIN_HYPERPARAMETERS", '{"max_steps": 2, "rank": 4}')
+    hp = DriftSettings().retrain_hyperparameters
+    assert (hp.max_steps, hp.rank) == (2, 4)
+    assert hp.model_dump(exclude={"max_steps", "rank"}) == RETRAIN_DEFAULTS.model_dump(
+        exclude={"max_steps", "rank"}
+    )
+    # Long enough for the system prompt and an answer with every shipped tokenizer.
+    assert hp.max_seq_len >= 512
