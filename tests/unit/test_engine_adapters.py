@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import IA3Config, LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM
 
 from workers.inference.adapters import BASE_ADAPTER
 from workers.inference.engine import GenerationEngine
+from workers.inference.merged import unmergeable_reason
 from workers.inference.models import LoadedModel, ensure_model, load_model
 from workers.inference.prompting import CHAT_TEMPLATE, ensure_chat_template
 
@@ -146,3 +148,127 @@ def test_hot_swap_from_the_base_model_to_new_adapter_versions(adapters) -> None:
     assert engine.loaded.adapter is None and engine.adapters == []
     after = engine.generate(PROMPT, max_new_tokens=16)
     assert (after.adapter, after.text) == (None, plain)
+
+
+def _base_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Return the base model's own parameters, named as in the bare model (LoRA ones left out)."""
+    from peft import PeftModel
+
+    inner = model.get_base_model() if isinstance(model, PeftModel) else model
+    return {
+        name.replace(".base_layer.", "."): tensor
+        for name, tensor in inner.state_dict().items()
+        if "lora_" not in name
+    }
+
+
+def _served_logits(engine: GenerationEngine, adapter: str) -> torch.Tensor:
+    # A generation leaves its adapter active on the model for the direct forward after it.
+    engine.generate(PROMPT, max_new_tokens=1, adapter=adapter)
+    return _logits(engine.loaded.model, engine.loaded.tokenizer, PROMPT)
+
+
+def test_merged_adapters_answer_as_peft_unmerged_does(adapters) -> None:
+    from peft.tuners.lora import LoraLayer
+
+    v1, v2 = adapters["melancia-v1"][0], adapters["melancia-v2"][0]
+    merged = GenerationEngine(load_model("tiny", CACHE_DIR, adapter_dir=v1))
+    unmerged = GenerationEngine(load_model("tiny", CACHE_DIR, adapter_dir=v1), merge_adapters=False)
+    for engine in (merged, unmerged):
+        engine.load_adapter("melancia-v2", v2)
+
+    for name in ("melancia-v1", "melancia-v2", BASE_ADAPTER):
+        want = _served_logits(unmerged, name)
+        got = _served_logits(merged, name)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        assert (
+            merged.generate(PROMPT, max_new_tokens=24, adapter=name).text
+            == unmerged.generate(PROMPT, max_new_tokens=24, adapter=name).text
+        )
+        # The speed comes from here: only the base linears run, and PEFT knows of no merge.
+        layers = [m for m in merged.loaded.model.modules() if isinstance(m, LoraLayer)]
+        assert all(m.disable_adapters and not m.merged_adapters for m in layers)
+    assert merged.loaded.merged is not None and unmerged.loaded.merged is None
+    torch.testing.assert_close(
+        _served_logits(merged, "melancia-v1"),
+        _logits(adapters["melancia-v1"][1], merged.loaded.tokenizer, PROMPT),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_switching_adapters_many_times_leaves_no_drift(adapters) -> None:
+    pristine = _base_weights(load_model("tiny", CACHE_DIR).model)
+    engine = GenerationEngine(
+        load_model("tiny", CACHE_DIR, adapter_dir=adapters["melancia-v1"][0]), max_concurrency=2
+    )
+    engine.load_adapter("melancia-v2", adapters["melancia-v2"][0])
+    cycle = ["melancia-v1", "melancia-v2", BASE_ADAPTER]
+    first = {name: _served_logits(engine, name) for name in cycle}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. PEFT's "Already unmerged" UserWarning
+        for step in range(200):
+            engine.generate(PROMPT, max_new_tokens=1, adapter=cycle[step % len(cycle)])
+        last = {name: _served_logits(engine, name) for name in cycle}
+
+    after = _base_weights(engine.loaded.model)
+    assert all(torch.equal(after[name], weight) for name, weight in pristine.items())
+    assert all(torch.equal(last[name], first[name]) for name in cycle)
+    engine.generate(PROMPT, max_new_tokens=1, adapter="melancia-v2")
+    engine.unload_adapter("melancia-v1")
+    engine.unload_adapter("melancia-v2")  # merged when the LoRA layers are stripped
+    stripped = _base_weights(engine.loaded.model)
+    assert stripped.keys() == pristine.keys()
+    assert all(torch.equal(stripped[name], weight) for name, weight in pristine.items())
+
+
+def test_dora_stays_unmerged_beside_merged_lora(adapters, tmp_path: Path) -> None:
+    torch.manual_seed(7)
+    base = AutoModelForCausalLM.from_pretrained(ensure_model("tiny", CACHE_DIR))
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], use_dora=True)
+    dora = get_peft_model(base, config, adapter_name="dora").eval()
+    with torch.no_grad():  # DoRA starts as the identity; make its magnitudes matter
+        for name, param in dora.named_parameters():
+            if "lora_" in name:
+                param.add_(torch.randn_like(param) * 0.1)
+    dora.save_pretrained(tmp_path)
+    engine = GenerationEngine(load_model("tiny", CACHE_DIR, adapter_dir=adapters["melancia-v1"][0]))
+    engine.load_adapter("dora", tmp_path / "dora")
+
+    assert engine.loaded.merged is not None
+    assert engine.loaded.merged.mergeable("melancia-v1")
+    assert not engine.loaded.merged.mergeable("dora")
+    torch.testing.assert_close(
+        _served_logits(engine, "dora"),
+        _logits(dora, engine.loaded.tokenizer, PROMPT),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+    torch.testing.assert_close(
+        _served_logits(engine, "melancia-v1"),
+        _logits(adapters["melancia-v1"][1], engine.loaded.tokenizer, PROMPT),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_adapters_other_than_plain_lora_are_not_merged() -> None:
+    base = AutoModelForCausalLM.from_pretrained(ensure_model("tiny", CACHE_DIR))
+    ia3 = get_peft_model(base, IA3Config(target_modules=["k_proj"], feedforward_modules=[]))
+    base = AutoModelForCausalLM.from_pretrained(ensure_model("tiny", CACHE_DIR))
+    biased = get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj"], lora_bias=True))
+
+    assert "not LoRA" in str(unmergeable_reason(ia3, "default"))
+    assert unmergeable_reason(biased, "default") == "lora_bias is set"
+
+
+def test_a_failed_load_keeps_the_merged_adapter_served(adapters, tmp_path: Path) -> None:
+    engine = GenerationEngine(load_model("tiny", CACHE_DIR, adapter_dir=adapters["melancia-v1"][0]))
+    before = _served_logits(engine, "melancia-v1")
+
+    with pytest.raises(ValueError):
+        engine.load_adapter("broken", tmp_path / "missing")
+
+    assert engine.adapters == ["melancia-v1"]
+    assert torch.equal(_served_logits(engine, "melancia-v1"), before)

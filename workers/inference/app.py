@@ -107,7 +107,11 @@ def load_service(
         # Serve with the chat template the adapter was trained with, or refuse to start.
         check_template(settings.adapter_dir, loaded.tokenizer, default_template=CHAT_TEMPLATE)
     logger.info("serving %s (adapter: %s)", loaded.name, loaded.adapter)
-    engine = GenerationEngine(loaded, max_concurrency=settings.inference_concurrency)
+    engine = GenerationEngine(
+        loaded,
+        max_concurrency=settings.inference_concurrency,
+        merge_adapters=settings.merge_adapters,
+    )
     return InferenceService(
         engine=engine,
         variants=Variants(engine, max_resident=settings.max_resident_adapters),

@@ -13,6 +13,7 @@ import torch
 from workers.inference.adapters import BASE_ADAPTER, AdapterGate
 from workers.inference.async_stream import AsyncGenerationStream
 from workers.inference.decoding import IncrementalDecoder, TokenSampler, stop_token_ids
+from workers.inference.merged import MergedWeights
 from workers.inference.models import LoadedModel
 from workers.inference.prefix_cache import PrefixCache
 from workers.inference.results import Delta, FinishReason, GenerationResult, GenerationStream
@@ -33,11 +34,19 @@ def _never() -> bool:
 class GenerationEngine:
     """Serves one loaded model: many concurrent generations, each with its own KV cache.
 
-    Thread safety: weights are shared read-only and every generation owns its cache, sampler
-    and decoder, so threads may generate concurrently (up to max_concurrency). PEFT's active
-    adapter is model-global, so generations asking for different adapters are serialized by
+    Thread safety: weights are read-only while generations run and every generation owns its
+    cache, sampler and decoder, so threads may generate concurrently (up to max_concurrency).
+    The active adapter is model-global (PEFT state, merged weights), so generations asking for different adapters are serialized by
     an AdapterGate; loading or unloading an adapter waits until no generation runs. The gate
     lives in the engine, so give each model object a single engine.
+
+    Merged serving (merge_adapters, the default): activating a plain LoRA adapter writes its
+    delta into the base linear weights from a pristine copy (see MergedWeights) and disables
+    the LoRA layers, so decoding runs at the base model's speed and switching adapters any
+    number of times leaves no drift. An adapter is merged when its PEFT config is LoRA without
+    DoRA, trained biases, modules_to_save, layer replication, trainable tokens, target
+    parameters or aLoRA, and every layer it adapts is an untied float nn.Linear. Anything else
+    (DoRA, IA3, prompt or prefix tuning, quantized bases) runs unmerged through PEFT's layers.
     """
 
     def __init__(
@@ -46,6 +55,7 @@ class GenerationEngine:
         *,
         max_concurrency: int = 1,
         extra_stop_token_ids: Iterable[int] = (),
+        merge_adapters: bool = True,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
@@ -63,6 +73,14 @@ class GenerationEngine:
         adds_bos = bos is not None and self._tokenizer("a").input_ids[:1] == [bos]
         self._bos: int | None = bos if adds_bos else None
         self.default_adapter = loaded.adapter or BASE_ADAPTER
+        self._merge = merge_adapters
+        if loaded.merged is not None and not merge_adapters:
+            loaded.merged.restore()
+            loaded.merged = None
+        if merge_adapters and loaded.merged is None:
+            # Only MergedWeights merges, so without one the weights are still pristine.
+            for name in self.adapters:
+                self._merged_weights().add(self._model, name)
         if self.adapters:
             # PEFT state may have been left anywhere by earlier users of this model object.
             self._activate(self.default_adapter)
@@ -203,14 +221,28 @@ class GenerationEngine:
         with self._gate.exclusive():
             # Cached prefixes were computed with the old weights (a name may be reloaded).
             self._prefixes.clear()
-            if isinstance(self._model, PeftModel):
-                self._model.load_adapter(str(adapter_dir), adapter_name=name, is_trainable=False)
-            else:
-                self._model = PeftModel.from_pretrained(
-                    self._model, str(adapter_dir), adapter_name=name, is_trainable=False
-                )
-                self._model.eval()
-                self.loaded.model = self._model
+            merged = self.loaded.merged
+            if merged is not None:
+                # Pristine weights while PEFT wraps new layers and MergedWeights copies them.
+                merged.restore()
+            try:
+                if isinstance(self._model, PeftModel):
+                    self._model.load_adapter(
+                        str(adapter_dir), adapter_name=name, is_trainable=False
+                    )
+                else:
+                    self._model = PeftModel.from_pretrained(
+                        self._model, str(adapter_dir), adapter_name=name, is_trainable=False
+                    )
+                    self._model.eval()
+                    self.loaded.model = self._model
+            except BaseException:
+                if merged is not None:
+                    # Merge back what the gate still says is active.
+                    self._activate(self._gate.active)
+                raise
+            if self._merge:
+                self._merged_weights().add(self._model, name)
             # Newly wrapped layers start enabled: re-assert what the gate says is active.
             self._activate(self._gate.active)
         logger.info("adapter %s loaded from %s on %s", name, adapter_dir, self.name)
@@ -225,11 +257,17 @@ class GenerationEngine:
             self._prefixes.clear()
             if self._gate.active == name:
                 self._gate.mark_active(BASE_ADAPTER)
+            merged = self.loaded.merged
             if self.adapters == [name]:
+                if merged is not None:
+                    merged.restore()
+                    self.loaded.merged = None
                 # A PeftModel left without adapters cannot run: strip the LoRA layers instead.
                 self._model = self._model.unload()
                 self.loaded.model = self._model
             else:
+                if merged is not None:
+                    merged.forget(name)
                 self._model.delete_adapter(name)
                 # PEFT picks another active adapter when the active one is deleted.
                 self._activate(self._gate.active)
@@ -243,14 +281,25 @@ class GenerationEngine:
             raise KeyError(f"adapter {chosen!r} is not loaded; resident: {self.adapters}")
         return chosen
 
+    def _merged_weights(self) -> MergedWeights:
+        if self.loaded.merged is None:
+            self.loaded.merged = MergedWeights()
+        return self.loaded.merged
+
     def _activate(self, adapter: str) -> None:
-        # Called by the gate with no generation running, so mutating PEFT state is safe here.
-        if adapter == BASE_ADAPTER:
+        # Called by the gate with no generation running, so mutating weights is safe here.
+        merged = self.loaded.merged
+        fold = merged is not None and merged.mergeable(adapter)
+        if merged is not None:
+            merged.merge(adapter if fold else None)
+        if adapter != BASE_ADAPTER:
+            self._model.set_adapter(adapter, inference_mode=True)
+        if adapter == BASE_ADAPTER or fold:
+            # A merged adapter is in the base weights already: the LoRA layers must not add it.
             self._model.base_model.disable_adapter_layers()
         else:
-            self._model.set_adapter(adapter, inference_mode=True)
             self._model.base_model.enable_adapter_layers()
-        logger.debug("active adapter on %s is now %s", self.name, adapter)
+        logger.debug("active adapter on %s is now %s (merged: %s)", self.name, adapter, fold)
 
     def _encode(self, text: str) -> list[int]:
         if not text:

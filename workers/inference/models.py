@@ -10,11 +10,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from workers.inference.conversion import clear_gguf_quantizer, convert_cached
+
+if TYPE_CHECKING:
+    from workers.inference.merged import MergedWeights
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,8 @@ class LoadedModel:
     path: Path
     adapter: str | None = None
     dtype: str = "float32"
+    # Lives with the weights it restores, so every engine built on this model shares it.
+    merged: MergedWeights | None = None
 
     @property
     def context_length(self) -> int:

@@ -33,6 +33,10 @@ class InferenceSettings(BaseSettings):
     shipped_adapter: bool = Field(
         default=True, description="serve data/adapters/<shipped> when no adapter_dir is set"
     )
+    merge_adapters: bool = Field(
+        default=True,
+        description="serve LoRA adapters merged into the weights (base-model speed); false: unmerged",
+    )
     worker_id: str = Field(default_factory=_worker_id, description="identity in logs and events")
     inference_concurrency: int = Field(
         default=2, ge=1, le=32, description="queries generated at once (consumers in the group)"
