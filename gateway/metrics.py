@@ -54,3 +54,9 @@ class GatewayMetrics:
         self.cancellations = Counter(
             "melancia_gateway_cancellations", "Queries cancelled on disconnect", registry=r
         )
+        self.cache_requests = Counter(
+            "melancia_gateway_cache_requests",
+            "Answer-cache lookups",
+            ["result"],
+            registry=r,
+        )

@@ -98,6 +98,8 @@ async def submit_query(
     if cache is not None and cache.enabled:
         key = answers.cache_key(payload, answers.fleet_of(tracker.alive()))
         hit = cache.get(key) if key else None
+        if key is not None:
+            metrics.cache_requests.labels("hit" if hit is not None else "miss").inc()
         if hit is not None:
             return await _answer_from_cache(payload, hit, bus=bus, book=book)
     query = book.open(query_id, request.question)

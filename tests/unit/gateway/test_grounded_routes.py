@@ -188,6 +188,10 @@ def test_an_identical_greedy_question_is_answered_from_the_cache_and_still_logge
     assert [e.event for e in events] == ["started", "sources", "token", "done"]
     assert events[-1].data["cached"] is True
     assert events[1].data["sources"][0]["article_id"] == "metricas-acos"
+    registry = client.app.state.metrics.registry  # type: ignore[attr-defined]
+    lookups = "melancia_gateway_cache_requests_total"
+    assert registry.get_sample_value(lookups, {"result": "miss"}) == 1
+    assert registry.get_sample_value(lookups, {"result": "hit"}) == 2
 
 
 def test_sampled_answers_are_not_cached_and_clear_empties_the_cache(
