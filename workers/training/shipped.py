@@ -168,6 +168,7 @@ def register_shipped_if_empty(
                 tags.TEMPLATE_VERSION: card.template_version,
                 tags.ADAPTER_URI: source,
                 tags.SOURCE: "shipped",
+                tags.JOB_ID: card.job_id or adapter_dir.name,
             },
             description=f"shipped adapter {adapter_dir.name}: {card.method} on {card.base_model}",
         )
