@@ -177,18 +177,14 @@ class Swapper:
 
     def promoted(self, event: ModelPromoted, at: datetime) -> bool:
         """Serve the promoted version as its alias (blocking: run it in a thread)."""
-        if not self._applies(event.model_name, event.base_model, at):
-            return False
-        return self.variants.apply(
-            variant=event.alias,
-            model_name=event.model_name,
-            version=event.version,
-            adapter_dir=self._adapter_dir(event.adapter_uri),
-            at=at,
-        )
+        return self._serve(event, at)
 
     def rolled_back(self, event: ModelRolledBack, at: datetime) -> bool:
         """Serve the version the alias went back to (the base model when it has no adapter)."""
+        return self._serve(event, at)
+
+    def _serve(self, event: ModelPromoted | ModelRolledBack, at: datetime) -> bool:
+        """Point the event's alias at the event's version, if this worker serves that model."""
         if not self._applies(event.model_name, event.base_model, at):
             return False
         return self.variants.apply(
