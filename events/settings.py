@@ -43,6 +43,20 @@ class BusSettings(BaseSettings):
         "broker hold an empty fetch; low keeps token latency low at the cost of more fetch "
         "requests while idle",
     )
+    stream_fetch_wait_ms: int = Field(
+        default=40,
+        ge=1,
+        le=500,
+        description="fetch wait of a gateway's replies once every open answer has its first "
+        "token (the rest of a stream tolerates it; fewer fetches leave the generation its CPU)",
+    )
+    control_fetch_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=500,
+        description="how long consumers of control events (a worker's cancels) let the broker "
+        "hold an empty fetch, and how often a busy worker looks for waiting queries",
+    )
 
     @property
     def servers(self) -> str:

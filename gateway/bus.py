@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from events.admin import broker_reachable, ensure_topics
 from events.broker import build_broker
 from events.bus import emit
+from events.pacing import PacedSubscriber
 from events.settings import BusSettings
 from events.topics import WORKER_HEARTBEAT, all_topics, reply_topic
 from gateway.queries import QueryBook
@@ -58,6 +59,7 @@ class GatewayBus:
         self.broker: KafkaBroker | None = None
         self._connector: asyncio.Task[None] | None = None
         self._health: tuple[float, bool] = (0.0, False)
+        self._replies: PacedSubscriber | None = None
 
     @property
     def reply_topic(self) -> str:
@@ -92,6 +94,8 @@ class GatewayBus:
                 continue
             self.broker = broker
             self._health = (time.monotonic(), True)
+            self.book.on_change = self.repace
+            self.repace()
             logger.info("connected to %s; replies on %s", self.settings.servers, self.reply_topic)
 
     def _build(self) -> KafkaBroker:
@@ -100,13 +104,20 @@ class GatewayBus:
 
         # No consumer group: each gateway reads its own reply topic and every heartbeat, and
         # replies are ephemeral (a restarted gateway has no streams to resume).
-        # Tokens stream through here: the broker must not hold the fetch once they arrive.
-        @broker.subscriber(
+        # Tokens stream through here, paced by what the open queries await (events.pacing).
+        replies = broker.subscriber(
             self.reply_topic,
             auto_offset_reset="latest",
             ack_policy=AckPolicy.ACK_FIRST,
             fetch_max_wait_ms=self.settings.answer_fetch_wait_ms,
         )
+        self._replies = PacedSubscriber(
+            replies,
+            fast_ms=self.settings.answer_fetch_wait_ms,
+            slow_ms=self.settings.stream_fetch_wait_ms,
+        )
+
+        @replies
         async def on_reply(event: Envelope[QueryReply]) -> None:
             book.deliver(event.data)
 
@@ -121,6 +132,11 @@ class GatewayBus:
             if hasattr(module, "subscribe"):
                 module.subscribe(broker, self.state)
         return broker
+
+    def repace(self) -> None:
+        """Pace the reply consumer by what the open queries await."""
+        if self._replies is not None and self.broker is not None:
+            self._replies.set(self.book.pace())
 
     async def publish(self, topic: str, event: Envelope[Any], *, key: str) -> None:
         """Publish or raise BusUnavailable."""

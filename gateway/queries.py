@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from events.pacing import Pace
 from schemas.api import QueryState, QueryStatus
 from schemas.common import Source
 from schemas.query import Done, Failed, QueryReply, Sources, Started, TokenChunk
@@ -32,6 +33,8 @@ class QueryStream:
     finished_at: float | None = None
     cancelled: bool = False
     followers: int = 0
+    # Called when the stream gets its first token or its terminal event (the book's pace).
+    on_milestone: Callable[[], None] | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -66,14 +69,19 @@ class QueryStream:
         if reply.seq <= self.last_seq or self.terminal is not None:
             return False
         self.replies.append(reply)
+        milestone = False
         if isinstance(reply, TokenChunk):
             self.answer.append(reply.text)
             if self.first_token_at is None:
                 self.first_token_at = time.monotonic()
+                milestone = True
         if isinstance(reply, TERMINAL):
             self.finished_at = time.monotonic()
+            milestone = True
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        if milestone and self.on_milestone is not None:
+            self.on_milestone()
         return True
 
     def fail(self, error: str, code: str) -> None:
@@ -128,12 +136,27 @@ class QueryBook:
         self.capacity = capacity
         self.resume_window_s = resume_window_s
         self._streams: OrderedDict[str, QueryStream] = OrderedDict()
+        # Told whenever pace() may have changed: a query opened, got its first token or ended.
+        self.on_change: Callable[[], None] | None = None
 
     def open(self, query_id: str, question: str) -> QueryStream:
-        stream = QueryStream(query_id=query_id, question=question)
+        stream = QueryStream(query_id=query_id, question=question, on_milestone=self._changed)
         self._streams[query_id] = stream
         self._evict()
+        self._changed()
         return stream
+
+    def pace(self) -> Pace:
+        """How fast replies are due: fast while an open query awaits its first token, slow
+        while open ones stream, paused when none is open."""
+        open_ = [s for s in self._streams.values() if s.terminal is None and not s.cancelled]
+        if any(s.first_token_at is None for s in open_):
+            return "fast"
+        return "slow" if open_ else "paused"
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def get(self, query_id: str) -> QueryStream | None:
         return self._streams.get(query_id)

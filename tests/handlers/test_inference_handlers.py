@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from faststream.kafka import TestKafkaBroker
@@ -62,6 +63,9 @@ async def test_a_query_streams_replies_to_its_reply_topic_and_logs_completion(
         assert logged.data.user_id == "u1"
         assert logged.data.worker_id == "w-test"
         assert logged.correlation_id == "q1"
+    # The answer prefilled the shared prompt prefix once; later answers reuse it.
+    with patch.object(service.engine, "cache_prefix", side_effect=AssertionError("prefilled")):
+        assert service.engine.ensure_prefix(service.prompt_prefix()) > 0
 
 
 async def test_a_cancel_that_arrives_first_stops_the_query_at_once(

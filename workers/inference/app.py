@@ -54,6 +54,7 @@ def create_app(
         runtime.swapper = await asyncio.to_thread(
             load_swapper, runtime.service, settings, datetime.now(UTC)
         )
+        await runtime.service.warm_prefix()
         runtime.service.report_serving()
         try:
             yield
@@ -99,7 +100,12 @@ def load_service(
     retriever = load_retriever(settings)
     if settings.torch_threads:
         torch.set_num_threads(settings.torch_threads)
-    loaded = load_model(settings.base_model, settings.models_dir, adapter_dir=settings.adapter_dir)
+    loaded = load_model(
+        settings.base_model,
+        settings.models_dir,
+        adapter_dir=settings.adapter_dir,
+        dtype=settings.dtype,
+    )
     if settings.adapter_dir is not None:
         from workers.inference.prompting import CHAT_TEMPLATE
         from workers.registry.adapters import check_template

@@ -196,11 +196,19 @@ class GenerationEngine:
         try:
             with self._gate.use(chosen, _never), torch.inference_mode():
                 out = self._model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
-            self._prefixes.put(chosen, ids, out.past_key_values)
+                # Stored while the gate still holds these weights: a swap clears after this.
+                self._prefixes.put(chosen, ids, out.past_key_values)
         finally:
             self._slots.release()
         logger.info("cached a %d-token prefix for adapter %s on %s", len(ids), chosen, self.name)
         return len(ids)
+
+    def ensure_prefix(self, prefix: str, *, adapter: str | None = None) -> int:
+        """cache_prefix unless that very prefix is cached for the adapter; return its tokens."""
+        ids = self._encode(prefix)
+        if self._prefixes.holds(self._resolve_adapter(adapter), ids):
+            return len(ids)
+        return self.cache_prefix(prefix, adapter=adapter)
 
     def set_default_adapter(self, name: str | None) -> None:
         """Choose the adapter (None: the base model) for requests that name none."""

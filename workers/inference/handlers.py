@@ -20,6 +20,7 @@ from events.topics import (
 from schemas.envelope import Envelope, make_event
 from schemas.query import QueryCancelled, QueryReply, QueryRequested
 from schemas.registry import ModelPromoted, ModelRolledBack
+from workers.inference.intake import QueryIntake
 from workers.inference.service import InferenceService
 from workers.inference.settings import InferenceSettings
 from workers.inference.telemetry import InferenceTelemetry
@@ -72,11 +73,12 @@ def register(
 ) -> None:
     """Attach the inference subscribers to the broker."""
     # A query or a cancel waiting in a fetch the broker holds is latency the user sees.
-    fetch_wait_ms = (bus or BusSettings()).answer_fetch_wait_ms
+    bus = bus or BusSettings()
+    fetch_wait_ms = bus.answer_fetch_wait_ms
 
     # One consumer per concurrency slot, all in one group, each committing after its handler:
     # queries are spread over partitions and a crash mid-answer redelivers the query.
-    @broker.subscriber(
+    queries = broker.subscriber(
         QUERY_REQUESTED,
         group_id=GROUP,
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -87,6 +89,9 @@ def register(
         fetch_max_wait_ms=fetch_wait_ms,
         title="inference.query",
     )
+    intake = QueryIntake(queries, probe_s=bus.control_fetch_wait_ms / 1000)
+
+    @queries
     async def on_query(event: Envelope[QueryRequested]) -> None:
         service = runtime.require()
         request = event.data
@@ -94,7 +99,8 @@ def register(
         sink = TopicSink(
             broker, request.reply_to, source=service.worker_id, correlation_id=request.query_id
         )
-        completed = await service.answer(request, sink)
+        async with intake.generating():
+            completed = await service.answer(request, sink)
         log_event = make_event(completed, source=service.worker_id, correlation_id=request.query_id)
         await emit(broker, QUERY_COMPLETED, log_event, key=request.query_id)
 
@@ -103,7 +109,7 @@ def register(
         QUERY_CANCELLED,
         auto_offset_reset="latest",
         ack_policy=AckPolicy.ACK_FIRST,
-        fetch_max_wait_ms=fetch_wait_ms,
+        fetch_max_wait_ms=bus.control_fetch_wait_ms,
         title="inference.cancel",
     )
     async def on_cancel(event: Envelope[QueryCancelled]) -> None:

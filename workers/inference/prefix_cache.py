@@ -42,6 +42,11 @@ class PrefixCache:
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
 
+    def holds(self, adapter: str, token_ids: list[int]) -> bool:
+        """Return whether exactly this prefix is cached for adapter."""
+        with self._lock:
+            return (adapter, tuple(token_ids)) in self._entries
+
     def lookup(self, adapter: str, prompt_ids: list[int]) -> PrefixHit | None:
         """Return a copy of the longest cached strict prefix of prompt_ids, if any."""
         with self._lock:

@@ -27,7 +27,7 @@ from schemas.query import (
 from workers.inference.adapters import BASE_ADAPTER
 from workers.inference.cancellation import Cancellations
 from workers.inference.engine import GenerationEngine
-from workers.inference.prompting import apply_chat_template, build_messages
+from workers.inference.prompting import apply_chat_template, build_messages, shared_prefix
 from workers.inference.retrieval import Retrieval, Retriever
 from workers.inference.telemetry import InferenceTelemetry
 from workers.inference.variants import Variants
@@ -72,6 +72,7 @@ class InferenceService:
         # Which adapter answers each variant (champion, challenger, base); swapped live.
         self.variants = variants or Variants(engine)
         self.cancellations = Cancellations()
+        self._prefixes: dict[bool, str] = {}  # shared prompt prefix, by few-shot or not
         self.telemetry = telemetry or InferenceTelemetry()
 
     @property
@@ -99,6 +100,21 @@ class InferenceService:
         )
         return apply_chat_template(
             self.engine.loaded.tokenizer, messages, add_generation_prompt=True
+        )
+
+    def prompt_prefix(self, adapter: str | None = None) -> str:
+        """What every prompt of this adapter starts with: system prompt (and few-shot)."""
+        serving = adapter or self.engine.default_adapter
+        few_shot = self.few_shot and serving == BASE_ADAPTER
+        if few_shot not in self._prefixes:
+            messages = build_messages("?", context=["?"], few_shot=few_shot)
+            self._prefixes[few_shot] = shared_prefix(self.engine.loaded.tokenizer, messages)
+        return self._prefixes[few_shot]
+
+    async def warm_prefix(self, adapter: str | None = None) -> None:
+        """Prefill the shared prefix once (again after a swap cleared it), in a thread."""
+        await asyncio.to_thread(
+            self.engine.ensure_prefix, self.prompt_prefix(adapter), adapter=adapter
         )
 
     def grounded_prompt(
@@ -163,6 +179,7 @@ class InferenceService:
                     return await self._out_of_scope(
                         request, sink, seq, started, retrieval, label, cancelled=stop.is_set()
                     )
+            await self.warm_prefix(arm.adapter)
             stream = self.engine.astream(
                 self.grounded_prompt(request, retrieval, adapter=arm.adapter),
                 max_new_tokens=min(params.max_new_tokens, self.max_new_tokens_cap),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,11 @@ class InferenceSettings(BaseSettings):
     merge_adapters: bool = Field(
         default=True,
         description="serve LoRA adapters merged into the weights (base-model speed); false: unmerged",
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="weights and activations; auto: bfloat16 where the CPU computes it natively "
+        "(AVX512-BF16/AMX), else float32",
     )
     worker_id: str = Field(default_factory=_worker_id, description="identity in logs and events")
     inference_concurrency: int = Field(

@@ -81,3 +81,31 @@ async def test_tracker_ignores_stale_beats_and_waits_with_a_bound() -> None:
     tracker.see(_beat("w1"), datetime.now(UTC))
     assert [b.worker_id for b in tracker.alive()] == ["w1"]
     assert await tracker.wait_for_worker(0.1) is True
+
+
+def test_the_pace_follows_what_open_queries_await() -> None:
+    book = QueryBook(capacity=10, resume_window_s=60)
+    paces: list[str] = []
+    book.on_change = lambda: paces.append(book.pace())
+
+    assert book.pace() == "paused"
+    stream = book.open("q", "pergunta")
+    book.deliver(Started(query_id="q", seq=0, worker_id="w", model="m"))
+    book.deliver(TokenChunk(query_id="q", seq=1, text="Olá", tokens=1))
+    book.deliver(TokenChunk(query_id="q", seq=2, text="!", tokens=1))
+    book.deliver(_done(3))
+
+    # Told on open, on the first token and at the end; not for every token.
+    assert paces == ["fast", "slow", "paused"]
+    assert stream.terminal is not None
+
+
+def test_a_query_awaiting_its_first_token_keeps_the_pace_fast() -> None:
+    book = QueryBook(capacity=10, resume_window_s=60)
+    book.open("a", "x")
+    book.deliver(TokenChunk(query_id="a", seq=0, text="Olá", tokens=1))
+    book.open("b", "y")
+
+    assert book.pace() == "fast"
+    book.get("b").cancelled = True
+    assert book.pace() == "slow"

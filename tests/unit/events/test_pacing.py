@@ -1,0 +1,88 @@
+"""Fetch pacing of consumers, against aiokafka's own consumer class (never started)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from events.pacing import PacedSubscriber, set_fetch_wait, subscriber_consumers
+from workers.inference.intake import QueryIntake
+
+TPS = [TopicPartition("query.requested", p) for p in range(3)]
+
+
+class Consumer(AIOKafkaConsumer):
+    """aiokafka's consumer with the broker side replaced by a table of end offsets."""
+
+    def __init__(self, ends: dict[TopicPartition, int]) -> None:
+        super().__init__(fetch_max_wait_ms=10)
+        self.ends = ends
+        self._paused: set[TopicPartition] = set()
+        self.probes = 0
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(TPS)
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self._paused.update(partitions)
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self._paused.difference_update(partitions)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._paused)
+
+    async def end_offsets(self, partitions: Any) -> dict[TopicPartition, int]:
+        self.probes += 1
+        return {tp: self.ends.get(tp, 0) for tp in partitions}
+
+    async def position(self, partition: TopicPartition, timeout_ms: float = 0) -> int:
+        return 0
+
+
+class Subscriber:
+    def __init__(self, *consumers: Consumer) -> None:
+        self.consumer_subgroup = list(consumers)
+
+
+async def test_the_pinned_aiokafka_reads_the_fetch_wait_we_set() -> None:
+    consumer = AIOKafkaConsumer(fetch_max_wait_ms=10)
+    # The fetcher exists once started; it reads the wait for every fetch request it builds.
+    from aiokafka.consumer.fetcher import Fetcher
+
+    assert "_fetch_max_wait_ms" in Fetcher._get_actions_per_node.__code__.co_names
+    assert not set_fetch_wait(consumer, 40)  # not started: nothing to pace yet
+
+
+async def test_a_paced_subscriber_pauses_and_resumes_every_consumer() -> None:
+    consumers = [Consumer({}), Consumer({})]
+    paced = PacedSubscriber(Subscriber(*consumers), fast_ms=10, slow_ms=40)
+
+    paced.set("paused")
+    assert all(c.paused() == set(TPS) for c in consumers)
+    paced.set("slow")
+    assert all(c.paused() == set() for c in consumers)
+    assert paced.pace == "slow"
+
+
+def test_consumers_of_a_test_broker_subscriber_are_none() -> None:
+    assert subscriber_consumers(object()) == []
+
+
+async def test_intake_pauses_while_generating_and_resumes_waiting_queries() -> None:
+    idle, busy = Consumer({TPS[1]: 1}), Consumer({})
+    intake = QueryIntake(Subscriber(idle, busy), probe_s=0.01)
+
+    async with intake.generating():
+        assert busy.paused() == set(TPS)
+        await asyncio.sleep(0.05)
+        # The probe found a query on partition 1: only that partition fetches again.
+        assert idle.paused() == {TPS[0], TPS[2]}
+        assert busy.paused() == set(TPS)
+        assert idle.probes >= 1
+    assert idle.paused() == busy.paused() == set()
+    probes = idle.probes
+    await asyncio.sleep(0.05)
+    assert idle.probes == probes  # no probing while idle
