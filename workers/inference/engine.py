@@ -13,6 +13,7 @@ import torch
 from workers.inference.adapters import BASE_ADAPTER, AdapterGate
 from workers.inference.async_stream import AsyncGenerationStream
 from workers.inference.decoding import IncrementalDecoder, TokenSampler, stop_token_ids
+from workers.inference.kvcache import cache_argument, output_cache
 from workers.inference.merged import MergedWeights
 from workers.inference.models import LoadedModel
 from workers.inference.prefix_cache import PrefixCache
@@ -197,7 +198,7 @@ class GenerationEngine:
             with self._gate.use(chosen, _never), torch.inference_mode():
                 out = self._model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
                 # Stored while the gate still holds these weights: a swap clears after this.
-                self._prefixes.put(chosen, ids, out.past_key_values)
+                self._prefixes.put(chosen, ids, output_cache(out))
         finally:
             self._slots.release()
         logger.info("cached a %d-token prefix for adapter %s on %s", len(ids), chosen, self.name)
@@ -384,9 +385,12 @@ class GenerationEngine:
                 # logits_to_keep=1: only the last position is sampled, which spares the
                 # prompt-wide projection onto the (262k-token for Gemma) vocabulary.
                 out = self._model(
-                    input_ids=inputs, past_key_values=cache, use_cache=True, logits_to_keep=1
+                    input_ids=inputs,
+                    use_cache=True,
+                    logits_to_keep=1,
+                    **cache_argument(self._model, cache),
                 )
-                cache = out.past_key_values
+                cache = output_cache(out)
                 token = sampler(out.logits[0, -1])
             steps += 1
             last_at = time.perf_counter()

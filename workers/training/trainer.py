@@ -9,6 +9,7 @@ import torch
 from transformers import Trainer, TrainingArguments
 
 from schemas.training import Hyperparameters
+from workers.inference.kvcache import cache_argument, output_cache
 from workers.training.formatting import IGNORE
 
 
@@ -68,9 +69,9 @@ def labelled_loss(
     kwargs: dict[str, Any] = {}
     if start:
         with torch.no_grad():
-            prefix = model(input_ids=input_ids[:1, :start], use_cache=True).past_key_values
+            prefix = output_cache(model(input_ids=input_ids[:1, :start], use_cache=True))
         prefix.batch_repeat_interleave(input_ids.shape[0])
-        kwargs = {"past_key_values": prefix, "use_cache": True}
+        kwargs = {**cache_argument(model, prefix), "use_cache": True}
     outputs = model(
         input_ids=input_ids[:, start:],
         attention_mask=mask,
