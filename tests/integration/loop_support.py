@@ -19,6 +19,18 @@ from events.topics import all_topics
 from schemas.envelope import Envelope
 from tests.integration.harness import ROOT
 
+# Training and evaluation small enough for a test: two steps; two questions, short answers,
+# no BERTScore (its own unit test covers it). The gate's machinery, not the model's quality.
+TINY_TRAINING = {"rank": 4, "alpha": 8, "max_steps": 2, "batch_size": 2, "train_limit": 8}
+TINY_EVAL_ENV = {
+    "MELANCIA_EVAL_PER_CATEGORY": "1",
+    "MELANCIA_EVAL_MAX_QUESTIONS": "2",
+    "MELANCIA_EVAL_MAX_NEW_TOKENS": "8",
+    "MELANCIA_EVAL_PERPLEXITY_RECORDS": "2",
+    "MELANCIA_EVAL_BERTSCORE": "false",
+    "MELANCIA_EVAL_TORCH_THREADS": "1",
+}
+
 
 @contextmanager
 def isolated_kafka() -> Iterator[str]:

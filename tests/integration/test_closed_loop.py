@@ -30,26 +30,22 @@ from events.topics import (
 from schemas.envelope import make_event
 from tests.integration.harness import Fleet, service_env, wait_until
 from tests.integration.kafka_io import collect
-from tests.integration.loop_support import isolated_kafka, melancia, produce_events
+from tests.integration.loop_support import (
+    TINY_EVAL_ENV,
+    TINY_TRAINING,
+    isolated_kafka,
+    melancia,
+    produce_events,
+)
 from tests.servers import Receiver, webhook_receiver
 from workers.drift import checkpoint
 from workers.drift.app import current_dataset_version
 from workers.drift.synthetic import Regime, traffic
 
 pytestmark = pytest.mark.integration
-TINY_TRAINING = {"rank": 4, "alpha": 8, "max_steps": 2, "batch_size": 2, "train_limit": 8}
 SHIFTED = Regime(latency_ms=3600.0, topics=("sazonalidade", "logistica"))
-# Two questions, short answers, no BERTScore: the gate's machinery, not the tiny model's quality.
 # A margin no candidate can pass makes the verdict independent of what the random model answers.
-EVAL_ENV = {
-    "MELANCIA_EVAL_PER_CATEGORY": "1",
-    "MELANCIA_EVAL_MAX_QUESTIONS": "2",
-    "MELANCIA_EVAL_MAX_NEW_TOKENS": "8",
-    "MELANCIA_EVAL_PERPLEXITY_RECORDS": "2",
-    "MELANCIA_EVAL_BERTSCORE": "false",
-    "MELANCIA_EVAL_TORCH_THREADS": "1",
-    "MELANCIA_GATE_MIN_IMPROVEMENT": "10",
-}
+EVAL_ENV = {**TINY_EVAL_ENV, "MELANCIA_GATE_MIN_IMPROVEMENT": "10"}
 
 
 @dataclass

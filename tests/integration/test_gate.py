@@ -33,21 +33,11 @@ from events.topics import (
 )
 from tests.integration.harness import ROOT, Fleet, healthy, parse_sse, service_env, wait_until
 from tests.integration.kafka_io import collect, produce
-from tests.integration.loop_support import isolated_kafka
+from tests.integration.loop_support import TINY_EVAL_ENV, TINY_TRAINING, isolated_kafka
 
 pytestmark = pytest.mark.integration
 MODEL = "smollm2-135m"
-TINY_TRAINING = {"rank": 4, "alpha": 8, "max_steps": 2, "batch_size": 2, "train_limit": 8}
-# Small and quick: two questions, short answers, no BERTScore (its own unit test covers it).
-EVAL_ENV = {
-    "MELANCIA_EVAL_PER_CATEGORY": "1",
-    "MELANCIA_EVAL_MAX_QUESTIONS": "2",
-    "MELANCIA_EVAL_MAX_NEW_TOKENS": "8",
-    "MELANCIA_EVAL_PERPLEXITY_RECORDS": "2",
-    "MELANCIA_EVAL_BERTSCORE": "false",
-    "MELANCIA_EVAL_TORCH_THREADS": "1",
-    "MELANCIA_GATE_CATEGORY_TOLERANCE": "1.0",
-}
+EVAL_ENV = {**TINY_EVAL_ENV, "MELANCIA_GATE_CATEGORY_TOLERANCE": "1.0"}
 
 
 @dataclass

@@ -87,6 +87,8 @@ class GenerationEngine:
             self._activate(self.default_adapter)
         self._gate = AdapterGate(self._activate, active=self.default_adapter)
         self._prefixes = PrefixCache()
+        # Looked up once: adapters wrap the model, but the base model's forward stays the same.
+        self._cache_argument = cache_argument(self._model)
 
     @property
     def context_length(self) -> int:
@@ -388,7 +390,7 @@ class GenerationEngine:
                     input_ids=inputs,
                     use_cache=True,
                     logits_to_keep=1,
-                    **cache_argument(self._model, cache),
+                    **{self._cache_argument: cache},
                 )
                 cache = output_cache(out)
                 token = sampler(out.logits[0, -1])

@@ -17,10 +17,10 @@ def _argument(forward: Any) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
-def cache_argument(model: Any, cache: Any) -> dict[str, Any]:
-    """The keyword argument that hands `cache` to model's forward (PEFT wrappers included)."""
+def cache_argument(model: Any) -> str:
+    """The name of the keyword that hands a KV cache to model's forward (PEFT wrappers included)."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return {_argument(type(base).forward): cache}
+    return _argument(type(base).forward)
 
 
 def output_cache(outputs: Any) -> Any:

@@ -71,7 +71,7 @@ def labelled_loss(
         with torch.no_grad():
             prefix = output_cache(model(input_ids=input_ids[:1, :start], use_cache=True))
         prefix.batch_repeat_interleave(input_ids.shape[0])
-        kwargs = {**cache_argument(model, prefix), "use_cache": True}
+        kwargs = {cache_argument(model): prefix, "use_cache": True}
     outputs = model(
         input_ids=input_ids[:, start:],
         attention_mask=mask,

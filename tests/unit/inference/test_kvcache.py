@@ -31,9 +31,9 @@ class Wrapper:
 
 
 def test_the_argument_is_named_after_the_base_model_forward() -> None:
-    assert cache_argument(Renamed(), 1) == {"cache": 1}
-    assert cache_argument(Older(), 1) == {"past_key_values": 1}
-    assert cache_argument(Wrapper(Renamed()), 2) == {"cache": 2}
+    assert cache_argument(Renamed()) == "cache"
+    assert cache_argument(Older()) == "past_key_values"
+    assert cache_argument(Wrapper(Renamed())) == "cache"
 
 
 def test_the_returned_cache_is_read_under_either_name() -> None:
