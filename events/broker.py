@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -39,6 +40,21 @@ def _security(settings: BusSettings) -> BaseSecurity | None:
     )
 
 
+class PacedKafkaBroker(KafkaBroker):
+    """FastStream's KafkaBroker whose subscribers, unless they say otherwise, let the broker
+    hold an empty fetch for `background_fetch_wait_ms`: events nobody waits on in real time
+    (promotions, training progress, heartbeats, the query log) need no quick polling
+    (events.pacing)."""
+
+    def __init__(self, *args: Any, background_fetch_wait_ms: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.background_fetch_wait_ms = background_fetch_wait_ms
+
+    def subscriber(self, *topics: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs.setdefault("fetch_max_wait_ms", self.background_fetch_wait_ms)
+        return super().subscriber(*topics, **kwargs)
+
+
 def build_broker(
     settings: BusSettings,
     *,
@@ -58,8 +74,9 @@ def build_broker(
         from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 
         middlewares.insert(0, KafkaPrometheusMiddleware(registry=registry, app_name=service))
-    broker = KafkaBroker(
+    broker = PacedKafkaBroker(
         settings.servers,
+        background_fetch_wait_ms=settings.background_fetch_wait_ms,
         client_id=f"{settings.client_id}-{service}",
         security=_security(settings),
         middlewares=middlewares,  # type: ignore[arg-type]

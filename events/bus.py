@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -16,10 +17,32 @@ def headers_for(event: Envelope[Any]) -> dict[str, str]:
 
 
 async def emit(broker: KafkaBroker, topic: str, event: Envelope[Any], *, key: str | None) -> None:
-    """Publish one event, keyed so that one entity's events stay in order."""
+    """Publish one event, keyed so that one entity's events stay in order; returns once the
+    broker has it."""
     await broker.publish(
         event.model_dump(mode="json"),
         topic=topic,
         key=key.encode() if key is not None else None,
         headers=headers_for(event),
     )
+
+
+async def emit_unconfirmed(
+    broker: KafkaBroker, topic: str, event: Envelope[Any], *, key: str | None
+) -> asyncio.Future[Any]:
+    """Hand one event to the producer and return without waiting for the broker; the future
+    says whether it got there. Events of one key still arrive in the order they were handed
+    over (the producer sends one batch per partition at a time)."""
+    sent = await broker.publish(
+        event.model_dump(mode="json"),
+        topic=topic,
+        key=key.encode() if key is not None else None,
+        headers=headers_for(event),
+        no_confirm=True,
+    )
+    if isinstance(sent, asyncio.Future):
+        return sent
+    # A producer that delivers at once (FastStream's test broker) returns no future.
+    done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    done.set_result(sent)
+    return done

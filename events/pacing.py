@@ -58,16 +58,21 @@ def resume_all(consumers: Iterable[AIOKafkaConsumer]) -> None:
             consumer.resume(*paused)
 
 
-async def waiting_partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-    """The paused partitions holding records past the consumer's position (one request)."""
-    paused = sorted(consumer.paused())
+async def waiting_partitions(
+    consumers: Iterable[AIOKafkaConsumer],
+) -> list[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+    """Each consumer's paused partitions that hold records past its position, found with one
+    offsets request for all of them."""
+    paused = [(c, sorted(c.paused())) for c in consumers]
+    paused = [(c, tps) for c, tps in paused if tps]
     if not paused:
         return []
-    ends = await consumer.end_offsets(paused)
+    ends = await paused[0][0].end_offsets([tp for _, tps in paused for tp in tps])
     waiting = []
-    for tp in paused:
-        if ends.get(tp, 0) > await consumer.position(tp):
-            waiting.append(tp)
+    for consumer, tps in paused:
+        behind = [tp for tp in tps if ends.get(tp, 0) > await consumer.position(tp)]
+        if behind:
+            waiting.append((consumer, behind))
     return waiting
 
 
@@ -76,8 +81,7 @@ class PacedSubscriber:
 
     def __init__(self, subscriber: Any, *, fast_ms: int, slow_ms: int) -> None:
         self.subscriber = subscriber
-        self.fast_ms = fast_ms
-        self.slow_ms = slow_ms
+        self.waits_ms = {"fast": fast_ms, "slow": slow_ms}
         self.pace: Pace = "fast"
         self._warned = False
 
@@ -88,7 +92,7 @@ class PacedSubscriber:
         if pace == "paused":
             pause_all(consumers)
         else:
-            wait = self.fast_ms if pace == "fast" else self.slow_ms
+            wait = self.waits_ms[pace]
             for consumer in consumers:
                 if not set_fetch_wait(consumer, wait) and not self._warned:
                     self._warned = True

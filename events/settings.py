@@ -51,11 +51,19 @@ class BusSettings(BaseSettings):
         "token (the rest of a stream tolerates it; fewer fetches leave the generation its CPU)",
     )
     control_fetch_wait_ms: int = Field(
-        default=100,
+        default=250,
         ge=1,
         le=500,
         description="how long consumers of control events (a worker's cancels) let the broker "
         "hold an empty fetch, and how often a busy worker looks for waiting queries",
+    )
+
+    background_fetch_wait_ms: int = Field(
+        default=1000,
+        ge=1,
+        le=5000,
+        description="fetch wait of every other consumer (promotions, training progress, "
+        "heartbeats, the query log): events read within about this long",
     )
 
     @property

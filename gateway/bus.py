@@ -60,6 +60,7 @@ class GatewayBus:
         self._connector: asyncio.Task[None] | None = None
         self._health: tuple[float, bool] = (0.0, False)
         self._replies: PacedSubscriber | None = None
+        self._repace_timer: asyncio.TimerHandle | None = None
 
     @property
     def reply_topic(self) -> str:
@@ -134,9 +135,19 @@ class GatewayBus:
         return broker
 
     def repace(self) -> None:
-        """Pace the reply consumer by what the open queries await."""
-        if self._replies is not None and self.broker is not None:
-            self._replies.set(self.book.pace())
+        """Pace the reply consumer by what the open queries await, and again when a
+        first-token estimate runs out."""
+        if self._replies is None or self.broker is None:
+            return
+        now = time.monotonic()
+        self._replies.set(self.book.pace(now))
+        if self._repace_timer is not None:
+            self._repace_timer.cancel()
+            self._repace_timer = None
+        wake = self.book.next_change(now)
+        if wake is not None:
+            loop = asyncio.get_running_loop()
+            self._repace_timer = loop.call_later(max(0.0, wake - now), self.repace)
 
     async def publish(self, topic: str, event: Envelope[Any], *, key: str) -> None:
         """Publish or raise BusUnavailable."""
@@ -159,6 +170,8 @@ class GatewayBus:
         return ok
 
     async def close(self) -> None:
+        if self._repace_timer is not None:
+            self._repace_timer.cancel()
         if self._connector is not None:
             self._connector.cancel()
             with contextlib.suppress(asyncio.CancelledError):

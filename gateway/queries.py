@@ -15,6 +15,13 @@ from schemas.query import Done, Failed, QueryReply, Sources, Started, TokenChunk
 
 TERMINAL = (Done, Failed)
 
+# A first token is awaited from this share of the worker's estimate on: the estimate is learnt
+# uncontended, and a prompt shorter than usual is prefilled sooner.
+ETA_SHARE = 0.75
+# With this few tokens left the terminal event is close: awaited fast again.
+NEAR_END_TOKENS = 2
+PACES: tuple[Pace, ...] = ("fast", "slow", "paused")  # most pressing first
+
 
 class StreamTimeout(Exception):
     """No reply arrived for a query within the allowed silence."""
@@ -29,11 +36,16 @@ class QueryStream:
     created: float = field(default_factory=time.monotonic)
     replies: list[QueryReply] = field(default_factory=list)
     answer: list[str] = field(default_factory=list)
+    max_tokens: int | None = None  # what was asked for: the stream ends by then
+    tokens: int = 0
     first_token_at: float | None = None
+    # No first token is expected before this (monotonic), by the worker's estimate.
+    first_token_due: float | None = None
     finished_at: float | None = None
     cancelled: bool = False
     followers: int = 0
-    # Called when the stream gets its first token or its terminal event (the book's pace).
+    # Called when what the stream awaits changes (the book's pace): a first-token estimate,
+    # the first token, the last few tokens, the terminal event.
     on_milestone: Callable[[], None] | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -70,8 +82,16 @@ class QueryStream:
             return False
         self.replies.append(reply)
         milestone = False
+        if isinstance(reply, Sources) and reply.first_token_eta_ms is not None:
+            if self.first_token_at is None:
+                eta_s = reply.first_token_eta_ms / 1000
+                self.first_token_due = time.monotonic() + ETA_SHARE * eta_s
+                milestone = True
         if isinstance(reply, TokenChunk):
             self.answer.append(reply.text)
+            near_end = self.near_end
+            self.tokens += reply.tokens
+            milestone = self.near_end and not near_end
             if self.first_token_at is None:
                 self.first_token_at = time.monotonic()
                 milestone = True
@@ -83,6 +103,19 @@ class QueryStream:
         if milestone and self.on_milestone is not None:
             self.on_milestone()
         return True
+
+    @property
+    def near_end(self) -> bool:
+        return self.max_tokens is not None and self.tokens >= self.max_tokens - NEAR_END_TOKENS
+
+    def awaits(self, now: float) -> Pace | None:
+        """How soon this stream's next reply is due (events.pacing); None once it ended."""
+        if self.terminal is not None or self.cancelled:
+            return None
+        if self.first_token_at is None:
+            due = self.first_token_due
+            return "paused" if due is not None and now < due else "fast"
+        return "fast" if self.near_end else "slow"
 
     def fail(self, error: str, code: str) -> None:
         """End the stream from the gateway side (timeouts, bus errors)."""
@@ -139,20 +172,33 @@ class QueryBook:
         # Told whenever pace() may have changed: a query opened, got its first token or ended.
         self.on_change: Callable[[], None] | None = None
 
-    def open(self, query_id: str, question: str) -> QueryStream:
-        stream = QueryStream(query_id=query_id, question=question, on_milestone=self._changed)
+    def open(self, query_id: str, question: str, *, max_tokens: int | None = None) -> QueryStream:
+        stream = QueryStream(
+            query_id=query_id, question=question, max_tokens=max_tokens, on_milestone=self._changed
+        )
         self._streams[query_id] = stream
         self._evict()
         self._changed()
         return stream
 
-    def pace(self) -> Pace:
-        """How fast replies are due: fast while an open query awaits its first token, slow
-        while open ones stream, paused when none is open."""
-        open_ = [s for s in self._streams.values() if s.terminal is None and not s.cancelled]
-        if any(s.first_token_at is None for s in open_):
-            return "fast"
-        return "slow" if open_ else "paused"
+    def pace(self, now: float | None = None) -> Pace:
+        """How soon replies are due, for the most pressing open query: fast while a first
+        token may come (before it, by its worker's estimate, none is awaited) or the last
+        tokens will, slow while answers stream, paused when nothing is awaited."""
+        now = time.monotonic() if now is None else now
+        needs = {s.awaits(now) for s in self._streams.values()}
+        return next((p for p in PACES if p in needs), "paused")
+
+    def next_change(self, now: float | None = None) -> float | None:
+        """When pace() may change without a reply arriving (a first token becoming due), as
+        monotonic time; None if no such moment is ahead."""
+        now = time.monotonic() if now is None else now
+        dues = [
+            s.first_token_due
+            for s in self._streams.values()
+            if s.first_token_due is not None and s.awaits(now) == "paused"
+        ]
+        return min(dues, default=None)
 
     def _changed(self) -> None:
         if self.on_change is not None:

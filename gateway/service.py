@@ -102,7 +102,7 @@ async def submit_query(
             metrics.cache_requests.labels("hit" if hit is not None else "miss").inc()
         if hit is not None:
             return await _answer_from_cache(payload, hit, bus=bus, book=book)
-    query = book.open(query_id, request.question)
+    query = book.open(query_id, request.question, max_tokens=payload.params.max_new_tokens)
     if cache is not None and key is not None:
         cache.watch(key, query)
     try:

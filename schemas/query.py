@@ -62,6 +62,13 @@ class Sources(Payload):
     query_id: Identifier
     seq: int = Field(ge=0)
     sources: list[Source]
+    first_token_eta_ms: float | None = Field(
+        default=None,
+        ge=0,
+        description="the worker's estimate of the time from this event to the first token, from "
+        "its recent answers; absent when it has none or no token follows. A reader may poll "
+        "less until then.",
+    )
 
 
 class TokenChunk(Payload):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
-from events.bus import emit
+from events.bus import emit, emit_unconfirmed
 from events.settings import BusSettings
 from events.topics import (
     MODEL_PROMOTED,
@@ -18,7 +19,7 @@ from events.topics import (
     QUERY_REQUESTED,
 )
 from schemas.envelope import Envelope, make_event
-from schemas.query import QueryCancelled, QueryReply, QueryRequested
+from schemas.query import Done, Failed, QueryCancelled, QueryReply, QueryRequested
 from schemas.registry import ModelPromoted, ModelRolledBack
 from workers.inference.intake import QueryIntake
 from workers.inference.service import InferenceService
@@ -50,19 +51,42 @@ class Runtime:
 
 
 class TopicSink:
-    """Sends one query's replies to the reply topic of the gateway that asked."""
+    """Sends one query's replies to the reply topic of the gateway that asked.
+
+    Replies before the terminal one are handed to the producer without waiting for the
+    broker, so no acknowledgement sits between the worker and its first token; the terminal
+    reply waits until the broker has every reply of the query, and a reply that failed to
+    get there fails the next send.
+    """
 
     def __init__(
         self, broker: KafkaBroker, topic: str | None, *, source: str, correlation_id: str
     ) -> None:
         self.broker, self.topic = broker, topic
         self.source, self.correlation_id = source, correlation_id
+        self._unconfirmed: list[asyncio.Future[Any]] = []
 
     async def send(self, reply: QueryReply) -> None:
         if self.topic is None:
             return  # nobody waits for a stream (e.g. a replayed query); the log still gets it
+        self._raise_failed()
         event = make_event(reply, source=self.source, correlation_id=self.correlation_id)
-        await emit(self.broker, self.topic, event, key=reply.query_id)
+        if isinstance(reply, (Done, Failed)):
+            await emit(self.broker, self.topic, event, key=reply.query_id)
+            await self.confirm()
+        else:
+            sent = await emit_unconfirmed(self.broker, self.topic, event, key=reply.query_id)
+            self._unconfirmed.append(sent)
+
+    async def confirm(self) -> None:
+        """Wait until the broker has every reply sent so far; raise if one did not get there."""
+        pending, self._unconfirmed = self._unconfirmed, []
+        for sent in pending:
+            await sent
+
+    def _raise_failed(self) -> None:
+        while self._unconfirmed and self._unconfirmed[0].done():
+            self._unconfirmed.pop(0).result()
 
 
 def register(

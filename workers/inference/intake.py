@@ -19,9 +19,9 @@ class QueryIntake:
     """Pauses the query consumers while an answer is generated; resumes them when none is.
 
     A consumer cannot take its next query while its handler runs, so its fetches would only
-    poll (see events.pacing). While a generation runs, every `probe_s` one offsets request per
-    consumer finds partitions with queries waiting and resumes just those, so an idle consumer
-    of this worker still takes them up to the concurrency bound.
+    poll (see events.pacing). While a generation runs, every `probe_s` one offsets request
+    finds the partitions with queries waiting and resumes just those, so an idle consumer of
+    this worker still takes them up to the concurrency bound.
     """
 
     def __init__(self, subscriber: Any, *, probe_s: float) -> None:
@@ -49,11 +49,11 @@ class QueryIntake:
             await asyncio.sleep(self.probe_s)
             if not self.running:
                 return
-            for consumer in subscriber_consumers(self.subscriber):
-                try:
-                    waiting = await waiting_partitions(consumer)
-                except (KafkaError, OSError) as exc:
-                    logger.debug("query intake probe failed: %r", exc)
-                    continue
-                if waiting and self.running:
-                    consumer.resume(*waiting)
+            try:
+                waiting = await waiting_partitions(subscriber_consumers(self.subscriber))
+            except (KafkaError, OSError) as exc:
+                logger.debug("query intake probe failed: %r", exc)
+                continue
+            for consumer, partitions in waiting:
+                if self.running:
+                    consumer.resume(*partitions)

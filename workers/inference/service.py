@@ -46,6 +46,28 @@ class ReplySink(Protocol):
     async def send(self, reply: QueryReply) -> None: ...
 
 
+class FirstTokenClock:
+    """How long this worker recently took from its Sources event to the first token.
+
+    Learnt only from answers that had the model to themselves, so the estimate is the quick
+    case: under load a first token comes later than announced, never earlier.
+    """
+
+    def __init__(self, alpha: float = 0.3) -> None:
+        self.alpha = alpha
+        self.estimate_s: float | None = None
+
+    def observe(self, seconds: float) -> None:
+        if self.estimate_s is None:
+            self.estimate_s = seconds
+        else:
+            self.estimate_s += self.alpha * (seconds - self.estimate_s)
+
+    @property
+    def eta_ms(self) -> float | None:
+        return None if self.estimate_s is None else round(self.estimate_s * 1000, 1)
+
+
 class InferenceService:
     """Serves one model (optionally with an adapter) to any number of concurrent queries."""
 
@@ -73,6 +95,8 @@ class InferenceService:
         self.variants = variants or Variants(engine)
         self.cancellations = Cancellations()
         self._prefixes: dict[bool, str] = {}  # shared prompt prefix, by few-shot or not
+        self.first_token = FirstTokenClock()
+        self._answering = 0  # answers in progress, to learn the first-token time uncontended
         self.telemetry = telemetry or InferenceTelemetry()
 
     @property
@@ -160,6 +184,9 @@ class InferenceService:
         answer: list[str] = []
         first_text_at: float | None = None  # user-facing: includes prompt building and queueing
         retrieval: Retrieval | None = None
+        sources_at: float | None = None  # when the first-token estimate was announced
+        alone = self._answering == 0
+        self._answering += 1
         self.telemetry.in_flight.inc()
         try:
             if self.retriever is not None:
@@ -168,13 +195,16 @@ class InferenceService:
                         self.retriever.search, self.retrieval_query(request)
                     )
                 shown = retrieval.passages if retrieval.in_scope else []
+                streams_tokens = request.stream and retrieval.in_scope
                 await sink.send(
                     Sources(
                         query_id=request.query_id,
                         seq=next(seq),
                         sources=[p.as_source() for p in shown],
+                        first_token_eta_ms=self.first_token.eta_ms if streams_tokens else None,
                     )
                 )
+                sources_at = time.monotonic()
                 if not retrieval.in_scope:
                     return await self._out_of_scope(
                         request, sink, seq, started, retrieval, label, cancelled=stop.is_set()
@@ -197,6 +227,8 @@ class InferenceService:
                 now = time.monotonic()
                 # The first chunk goes out at once (time to first token); later ones coalesce.
                 if request.stream and (not answer or now - last_flush >= self.coalesce_s):
+                    if not answer and sources_at is not None and alone and self._answering == 1:
+                        self.first_token.observe(now - sources_at)
                     text = "".join(pending)
                     answer.append(text)
                     await sink.send(
@@ -238,6 +270,7 @@ class InferenceService:
             )
         finally:
             self.cancellations.release(request.query_id)
+            self._answering -= 1
             self.telemetry.in_flight.dec()
         usage = Usage(
             prompt_tokens=result.prompt_tokens,

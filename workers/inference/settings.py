@@ -47,7 +47,7 @@ class InferenceSettings(BaseSettings):
     inference_concurrency: int = Field(
         default=2, ge=1, le=32, description="queries generated at once (consumers in the group)"
     )
-    coalesce_ms: float = Field(default=30.0, ge=0, le=500, description="token chunking window")
+    coalesce_ms: float = Field(default=50.0, ge=0, le=500, description="token chunking window")
     heartbeat_s: float = Field(default=2.0, gt=0, description="worker heartbeat interval")
     torch_threads: int | None = Field(default=None, ge=1, description="torch intra-op threads")
     max_new_tokens_cap: int = Field(default=1024, ge=1, description="upper bound per answer")

@@ -16,14 +16,17 @@ TPS = [TopicPartition("query.requested", p) for p in range(3)]
 class Consumer(AIOKafkaConsumer):
     """aiokafka's consumer with the broker side replaced by a table of end offsets."""
 
-    def __init__(self, ends: dict[TopicPartition, int]) -> None:
+    def __init__(
+        self, ends: dict[TopicPartition, int], assigned: list[TopicPartition] = TPS
+    ) -> None:
         super().__init__(fetch_max_wait_ms=10)
-        self.ends = ends
+        self.ends = ends  # the broker's, shared by the consumers of one test
+        self.assigned = set(assigned)
         self._paused: set[TopicPartition] = set()
         self.probes = 0
 
     def assignment(self) -> set[TopicPartition]:
-        return set(TPS)
+        return set(self.assigned)
 
     def pause(self, *partitions: TopicPartition) -> None:
         self._paused.update(partitions)
@@ -72,17 +75,20 @@ def test_consumers_of_a_test_broker_subscriber_are_none() -> None:
 
 
 async def test_intake_pauses_while_generating_and_resumes_waiting_queries() -> None:
-    idle, busy = Consumer({TPS[1]: 1}), Consumer({})
-    intake = QueryIntake(Subscriber(idle, busy), probe_s=0.01)
+    ends = {TPS[1]: 1}  # a query waits on partition 1
+    busy, idle = Consumer(ends, [TPS[0]]), Consumer(ends, [TPS[1], TPS[2]])
+    intake = QueryIntake(Subscriber(busy, idle), probe_s=0.01)
 
     async with intake.generating():
-        assert busy.paused() == set(TPS)
+        assert busy.paused() == {TPS[0]}
         await asyncio.sleep(0.05)
-        # The probe found a query on partition 1: only that partition fetches again.
-        assert idle.paused() == {TPS[0], TPS[2]}
-        assert busy.paused() == set(TPS)
-        assert idle.probes >= 1
+        # The probe found the query: only its partition fetches again.
+        assert idle.paused() == {TPS[2]}
+        assert busy.paused() == {TPS[0]}
+        # One offsets request per probe covers every consumer's partitions.
+        assert busy.probes >= 1
+        assert idle.probes == 0
     assert idle.paused() == busy.paused() == set()
-    probes = idle.probes
+    probes = busy.probes
     await asyncio.sleep(0.05)
-    assert idle.probes == probes  # no probing while idle
+    assert busy.probes == probes  # no probing while idle
