@@ -3,6 +3,9 @@
 (a) the same generation in-process vs gateway → Kafka → worker → SSE: time to first token and
     total time, p50/p95; (b) latency and aggregate tokens/s at 1, 4 and 8 concurrent streams.
 
+The in-process requests run half before the system starts and half after it stops (A-B-A), so
+a machine that speeds up or slows down during the run shifts both paths alike.
+
     python -m bench.streaming_bench --model gemma3-270m --requests 50 --max-new-tokens 64
 """
 
@@ -10,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import statistics
@@ -19,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,16 +39,21 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def in_process(model: str, home: Path, n: int, max_new_tokens: int) -> dict[str, list[float]]:
-    """The same answer without the bus: the service the worker builds (retrieval, adapter,
-    prompt, generation), called directly; the first token is timed where the sink receives it."""
-    from schemas.common import GenerationParams
-    from schemas.query import QueryRequested, TokenChunk
+def load_in_process(model: str, home: Path) -> Any:
+    """The service the worker builds (retrieval, adapter, prompt, generation)."""
     from workers.inference.app import load_service
     from workers.inference.settings import InferenceSettings
 
-    settings = InferenceSettings(base_model=model, home=home)
-    service = load_service(settings)
+    return load_service(InferenceSettings(base_model=model, home=home))
+
+
+def in_process(
+    service: Any, n: int, max_new_tokens: int, *, first: int = 0
+) -> dict[str, list[float]]:
+    """The same answer without the bus: the worker's service called directly; the first token
+    is timed where the sink receives it. Two warm-up requests are not counted."""
+    from schemas.common import GenerationParams
+    from schemas.query import QueryRequested, TokenChunk
 
     class Sink:
         first: float | None = None
@@ -59,8 +67,8 @@ def in_process(model: str, home: Path, n: int, max_new_tokens: int) -> dict[str,
     async def run() -> None:
         for i in range(n + 2):
             request = QueryRequested(
-                query_id=f"b{i}",
-                question=QUESTIONS[i % len(QUESTIONS)],
+                query_id=f"b{first}-{i}",
+                question=QUESTIONS[(first + i) % len(QUESTIONS)],
                 params=GenerationParams(max_new_tokens=max_new_tokens),
             )
             sink = Sink()
@@ -75,7 +83,6 @@ def in_process(model: str, home: Path, n: int, max_new_tokens: int) -> dict[str,
             tokens.append(completed.completion_tokens)
 
     asyncio.run(run())
-    print(f"in-process: serving {service.model_name} (adapter: {service.adapter})", flush=True)
     return {"ttft_ms": ttft, "total_ms": total, "tokens": tokens}
 
 
@@ -222,8 +229,10 @@ def main() -> None:
         f"cores={os.cpu_count()}",
         flush=True,
     )
-    local = in_process(args.model, home, args.requests, args.max_new_tokens)
-    gc.collect()  # free the in-process model before the system under test loads its own
+    service = load_in_process(args.model, home)
+    print(f"in-process: serving {service.model_name} (adapter: {service.adapter})", flush=True)
+    before = args.requests // 2
+    local = in_process(service, before, args.max_new_tokens)
     with tempfile.TemporaryDirectory() as logs:
         procs, base, ready_s = start_system(args.model, home, free_port(), Path(logs))
         try:
@@ -234,6 +243,8 @@ def main() -> None:
             ]
         finally:
             stop(procs)
+    after = in_process(service, args.requests - before, args.max_new_tokens, first=before)
+    local = {key: local[key] + after[key] for key in local}
     print(f"\nsystem healthy {ready_s:.1f} s after start (broker + gateway + worker, cached model)")
     print("\n(a) bus overhead, sequential requests")
     print("| path | TTFT p50 ms | TTFT p95 ms | total p50 ms | total p95 ms | tokens | tok/s |")

@@ -50,7 +50,7 @@ class PacedKafkaBroker(KafkaBroker):
         super().__init__(*args, **kwargs)
         self.background_fetch_wait_ms = background_fetch_wait_ms
 
-    def subscriber(self, *topics: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def subscriber(self, *topics: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("fetch_max_wait_ms", self.background_fetch_wait_ms)
         return super().subscriber(*topics, **kwargs)
 
@@ -79,7 +79,7 @@ def build_broker(
         background_fetch_wait_ms=settings.background_fetch_wait_ms,
         client_id=f"{settings.client_id}-{service}",
         security=_security(settings),
-        middlewares=middlewares,  # type: ignore[arg-type]
+        middlewares=middlewares,
         logger=logging.getLogger(f"melancia.{service}.bus"),
         # Tansu (the embedded broker) has no idempotent producer; acks=all is still safe.
         enable_idempotence=False,

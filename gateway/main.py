@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from events.settings import BusSettings
 from gateway.bus import GatewayBus
@@ -84,18 +85,31 @@ def create_app(
         app.include_router(module.router)
     _install_error_handlers(app, settings)
 
-    @app.middleware("http")
-    async def count_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        if hasattr(request.app.state, "metrics"):
-            request.app.state.metrics.requests.labels(path, str(response.status_code)).inc()
-        return response
-
+    app.add_middleware(CountRequests)
     return app
+
+
+class CountRequests:
+    """Counts responses by route and status as they start (pure ASGI: a streamed answer's
+    events pass straight through)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                metrics = getattr(scope["app"].state, "metrics", None)
+                if metrics is not None:
+                    path = getattr(scope.get("route"), "path", "unmatched")
+                    metrics.requests.labels(path, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
 
 
 def _install_error_handlers(app: FastAPI, settings: GatewaySettings) -> None:

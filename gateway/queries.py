@@ -82,11 +82,10 @@ class QueryStream:
             return False
         self.replies.append(reply)
         milestone = False
-        if isinstance(reply, Sources) and reply.first_token_eta_ms is not None:
-            if self.first_token_at is None:
-                eta_s = reply.first_token_eta_ms / 1000
-                self.first_token_due = time.monotonic() + ETA_SHARE * eta_s
-                milestone = True
+        eta_ms = reply.first_token_eta_ms if isinstance(reply, Sources) else None
+        if eta_ms is not None and self.first_token_at is None:
+            self.first_token_due = time.monotonic() + ETA_SHARE * eta_ms / 1000
+            milestone = True
         if isinstance(reply, TokenChunk):
             self.answer.append(reply.text)
             near_end = self.near_end

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faststream.kafka import KafkaBroker
 
+from events.broker import build_broker
 from events.pacing import PacedSubscriber, set_fetch_wait, subscriber_consumers
+from events.settings import BusSettings
 from workers.inference.intake import QueryIntake
 
 TPS = [TopicPartition("query.requested", p) for p in range(3)]
@@ -92,3 +96,18 @@ async def test_intake_pauses_while_generating_and_resumes_waiting_queries() -> N
     probes = busy.probes
     await asyncio.sleep(0.05)
     assert busy.probes == probes  # no probing while idle
+
+
+def test_subscribers_fetch_at_the_background_wait_unless_they_say_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[int | None] = []
+
+    def subscriber(self: KafkaBroker, *topics: str, **kwargs: Any) -> None:
+        waits.append(kwargs.get("fetch_max_wait_ms"))
+
+    monkeypatch.setattr(KafkaBroker, "subscriber", subscriber)
+    broker, _ = build_broker(BusSettings(background_fetch_wait_ms=1234), service="test")
+    broker.subscriber("model.promoted")
+    broker.subscriber("query.requested", fetch_max_wait_ms=10)
+    assert waits == [1234, 10]

@@ -60,3 +60,13 @@ def test_admission_control_answers_429_with_retry_after(client: TestClient) -> N
 def test_unknown_query_status_is_404(client: TestClient) -> None:
     assert client.get("/api/v1/query/abc").status_code == 404
     assert client.get("/api/v1/query/abc/stream").status_code == 404
+
+
+def test_responses_are_counted_by_route_and_status(client: TestClient) -> None:
+    client.get("/health")
+    client.post("/api/v1/query", json={"question": ""})
+    client.get("/no/such/route")
+    metrics = client.get("/metrics").text
+    assert 'melancia_gateway_requests_total{route="/health",status="503"} 1.0' in metrics
+    assert 'melancia_gateway_requests_total{route="/api/v1/query",status="422"} 1.0' in metrics
+    assert 'melancia_gateway_requests_total{route="unmatched",status="404"} 1.0' in metrics

@@ -1,4 +1,5 @@
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from gateway.queries import QueryBook, StreamTimeout
 from gateway.workers_seen import WorkerTracker
 from schemas.common import Usage
 from schemas.ops import WorkerHeartbeat
-from schemas.query import Done, Started, TokenChunk
+from schemas.query import Done, Sources, Started, TokenChunk
 
 
 def _done(seq: int) -> Done:
@@ -108,4 +109,51 @@ def test_a_query_awaiting_its_first_token_keeps_the_pace_fast() -> None:
 
     assert book.pace() == "fast"
     book.get("b").cancelled = True
+    assert book.pace() == "slow"
+
+
+def test_no_reply_is_awaited_before_the_workers_first_token_estimate() -> None:
+    book = QueryBook(capacity=10, resume_window_s=60)
+    paces: list[str] = []
+    book.on_change = lambda: paces.append(book.pace())
+    stream = book.open("q", "pergunta")
+    book.deliver(Started(query_id="q", seq=0, worker_id="w", model="m"))
+    assert book.pace() == "fast"  # no estimate yet: the first token may come any moment
+
+    book.deliver(Sources(query_id="q", seq=1, sources=[], first_token_eta_ms=400))
+    now = time.monotonic()
+    due = stream.first_token_due
+    assert due is not None and now + 0.25 < due <= now + 0.3  # 3/4 of the estimate
+    assert paces[-1] == "paused"
+    assert book.next_change(now) == due
+    assert book.pace(due + 0.001) == "fast"
+    assert book.next_change(due + 0.001) is None
+
+    book.deliver(TokenChunk(query_id="q", seq=2, text="Olá", tokens=1))
+    assert book.pace() == "slow"
+    assert book.next_change() is None
+
+
+def test_the_last_tokens_of_an_answer_are_awaited_fast() -> None:
+    book = QueryBook(capacity=10, resume_window_s=60)
+    paces: list[str] = []
+    book.on_change = lambda: paces.append(book.pace())
+    book.open("q", "pergunta", max_tokens=8)
+    book.deliver(TokenChunk(query_id="q", seq=0, text="Um dois", tokens=2))
+    book.deliver(TokenChunk(query_id="q", seq=1, text=" três", tokens=3))
+    assert book.pace() == "slow"
+    book.deliver(TokenChunk(query_id="q", seq=2, text=" quatro", tokens=1))  # 6 of 8
+    assert book.pace() == "fast"
+    book.deliver(_done(3))
+    assert paces == ["fast", "slow", "fast", "paused"]
+
+
+def test_an_estimate_does_not_pause_replies_another_query_awaits() -> None:
+    book = QueryBook(capacity=10, resume_window_s=60)
+    book.open("a", "x")
+    book.deliver(Sources(query_id="a", seq=0, sources=[], first_token_eta_ms=10_000))
+    assert book.pace() == "paused"
+    book.open("b", "y")  # no estimate for b yet
+    assert book.pace() == "fast"
+    book.deliver(TokenChunk(query_id="b", seq=0, text="Olá", tokens=1))
     assert book.pace() == "slow"

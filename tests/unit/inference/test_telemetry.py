@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,13 +11,13 @@ import pytest
 from prometheus_client import CollectorRegistry
 from qdrant_client import QdrantClient
 
-from schemas.query import QueryReply, QueryRequested
+from schemas.query import QueryReply, QueryRequested, Sources
 from tests.unit.inference.fakes import ACOS, FRETE, ROAS, HashingEmbedder
 from workers.inference.engine import GenerationEngine, PromptTooLong
 from workers.inference.index import update_index
 from workers.inference.models import LoadedModel, load_model
 from workers.inference.retrieval import Retriever
-from workers.inference.service import InferenceService
+from workers.inference.service import FirstTokenClock, InferenceService
 from workers.inference.telemetry import InferenceTelemetry, error_type
 from workers.inference.variants import Arm
 
@@ -200,3 +201,44 @@ def test_model_info_follows_what_the_variants_serve(
     )
     old = {"model": MODEL, "variant": "champion", "adapter": "none", "version": "none"}
     assert registry.get_sample_value(info, old) is None
+
+
+async def test_sources_carry_the_first_token_estimate_learnt_from_uncontended_answers(
+    tiny: LoadedModel, registry: CollectorRegistry, retriever: Retriever
+) -> None:
+    service = service_for(tiny, registry, retriever)
+
+    def sources_of(sink: ListSink) -> Sources:
+        return next(r for r in sink.replies if isinstance(r, Sources))
+
+    first, second = ListSink(), ListSink()
+    ask = {"question": "Como calcular o ACOS?", "params": {"max_new_tokens": 4}}
+    await service.answer(QueryRequested(query_id="q-e1", **ask), first)
+    assert sources_of(first).first_token_eta_ms is None  # nothing learnt yet
+    learnt = service.first_token.estimate_s
+    assert learnt is not None and learnt > 0
+
+    await service.answer(QueryRequested(query_id="q-e2", **ask), second)
+    assert sources_of(second).first_token_eta_ms == pytest.approx(learnt * 1000, abs=0.1)
+
+    # Two answers at once: the estimate is neither learnt from them nor sent when off-topic.
+    before = service.first_token.estimate_s
+    both = [ListSink(), ListSink()]
+    await asyncio.gather(
+        service.answer(QueryRequested(query_id="q-e3", **ask), both[0]),
+        service.answer(QueryRequested(query_id="q-e4", **ask), both[1]),
+    )
+    assert service.first_token.estimate_s == before
+    off_topic = ListSink()
+    await service.answer(
+        QueryRequested(query_id="q-e5", question="Qual é a capital da Austrália?"), off_topic
+    )
+    assert sources_of(off_topic).first_token_eta_ms is None
+
+
+def test_the_first_token_clock_follows_recent_answers() -> None:
+    clock = FirstTokenClock(alpha=0.5)
+    assert clock.eta_ms is None
+    clock.observe(0.4)
+    clock.observe(0.2)
+    assert clock.eta_ms == 300.0
