@@ -147,29 +147,37 @@ def book_of(state: Any) -> JobBook:
 
 
 def subscribe(broker: KafkaBroker, state: Any) -> None:
-    """Follow every training event (no group: every gateway instance needs all of them)."""
+    """Follow every training event (no group: every gateway instance needs all of them).
+
+    Followers stream these live, so they are fetched at the control pace rather than the
+    background one. The four topics are read by separate consumers with no order between
+    them; a short wait keeps the race between a job's last progress and its terminal event
+    (after which progress is dropped) as unlikely as it was with the client's default wait.
+    """
     book = book_of(state)
+    bus = getattr(state, "bus", None)
+    live = {"fetch_max_wait_ms": bus.settings.control_fetch_wait_ms} if bus is not None else {}
 
     @broker.subscriber(
-        TRAINING_REQUESTED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+        TRAINING_REQUESTED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
     )
     async def on_requested(event: Envelope[TrainingRequested]) -> None:
         book.requested(event.data)
 
     @broker.subscriber(
-        TRAINING_PROGRESS, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+        TRAINING_PROGRESS, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
     )
     async def on_progress(event: Envelope[TrainingProgress]) -> None:
         book.progress(event.data)
 
     @broker.subscriber(
-        TRAINING_COMPLETED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+        TRAINING_COMPLETED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
     )
     async def on_completed(event: Envelope[TrainingCompleted]) -> None:
         book.completed(event.data)
 
     @broker.subscriber(
-        TRAINING_FAILED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
+        TRAINING_FAILED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
     )
     async def on_failed(event: Envelope[TrainingFailed]) -> None:
         book.failed(event.data)
