@@ -7,6 +7,12 @@ so the answer path waits briefly (`MELANCIA_KAFKA_ANSWER_FETCH_WAIT_MS`) and pol
 small machine that polling takes CPU from the generation it is waiting for, so consumers are
 paced by what their owner expects: fast while a record is due, slow or paused otherwise.
 Resuming a paused partition starts a fetch at once, with no held fetch to sit out.
+
+What is due comes from the events themselves: a worker's `Sources` carries its estimate of the
+time to the first token, so a gateway pauses its replies until most of that has passed; the
+last tokens of an answer are due when the count asked for is nearly reached. Consumers nobody
+waits on in real time fetch with `MELANCIA_KAFKA_BACKGROUND_FETCH_WAIT_MS`
+(events.broker.PacedKafkaBroker).
 """
 
 from __future__ import annotations
