@@ -19,9 +19,10 @@ class QueryIntake:
     """Pauses the query consumers while an answer is generated; resumes them when none is.
 
     A consumer cannot take its next query while its handler runs, so its fetches would only
-    poll (see events.pacing). While a generation runs, every `probe_s` one offsets request
-    finds the partitions with queries waiting and resumes just those, so an idle consumer of
-    this worker still takes them up to the concurrency bound.
+    poll (see events.pacing). While a generation runs, every `probe_s` (and at once when an
+    answer ends while others still run) one offsets request finds the partitions with queries
+    waiting and resumes just those, so an idle consumer of this worker still takes them up to
+    the concurrency bound.
     """
 
     def __init__(self, subscriber: Any, *, probe_s: float) -> None:
@@ -29,6 +30,7 @@ class QueryIntake:
         self.probe_s = probe_s
         self.running = 0
         self._probe: asyncio.Task[None] | None = None
+        self._answered = asyncio.Event()  # a slot freed while others generate: probe now
 
     @contextlib.asynccontextmanager
     async def generating(self) -> AsyncIterator[None]:
@@ -43,10 +45,14 @@ class QueryIntake:
             self.running -= 1
             if self.running == 0:
                 resume_all(subscriber_consumers(self.subscriber))
+            else:
+                self._answered.set()
 
     async def _watch(self) -> None:
         while self.running:
-            await asyncio.sleep(self.probe_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._answered.wait(), self.probe_s)
+            self._answered.clear()
             if not self.running:
                 return
             try:

@@ -111,3 +111,17 @@ def test_subscribers_fetch_at_the_background_wait_unless_they_say_otherwise(
     broker.subscriber("model.promoted")
     broker.subscriber("query.requested", fetch_max_wait_ms=10)
     assert waits == [1234, 10]
+
+
+async def test_an_answer_ending_while_another_runs_probes_at_once() -> None:
+    ends: dict[TopicPartition, int] = {}
+    first, second = Consumer(ends, [TPS[0]]), Consumer(ends, [TPS[1], TPS[2]])
+    intake = QueryIntake(Subscriber(first, second), probe_s=60)  # no timed probe in this test
+
+    async with intake.generating():
+        async with intake.generating():
+            ends[TPS[0]] = 1  # a query waits for the first consumer's slot
+        await asyncio.sleep(0.05)
+        assert first.paused() == set()  # its answer ended: the waiting query is taken now
+        assert second.paused() == {TPS[1], TPS[2]}
+    assert first.probes == 1
