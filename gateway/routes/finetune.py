@@ -149,17 +149,17 @@ def book_of(state: Any) -> JobBook:
 def subscribe(broker: KafkaBroker, state: Any) -> None:
     """Follow every training event (no group: every gateway instance needs all of them).
 
-    Followers stream these live, so they are fetched at the control pace rather than the
-    background one. The four topics are read by separate consumers with no order between
-    them; a short wait keeps the race between a job's last progress and its terminal event
-    (after which progress is dropped) as unlikely as it was with the client's default wait.
+    The four topics are read by separate consumers, with no order between them, and progress
+    after a job's terminal event is dropped. Progress, which followers stream live, is fetched
+    at the control pace and the other topics at the slower background one, so a job's last
+    progress is normally read before its end (a reorder by event time would make it certain).
     """
     book = book_of(state)
     bus = getattr(state, "bus", None)
     live = {"fetch_max_wait_ms": bus.settings.control_fetch_wait_ms} if bus is not None else {}
 
     @broker.subscriber(
-        TRAINING_REQUESTED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
+        TRAINING_REQUESTED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
     )
     async def on_requested(event: Envelope[TrainingRequested]) -> None:
         book.requested(event.data)
@@ -171,13 +171,13 @@ def subscribe(broker: KafkaBroker, state: Any) -> None:
         book.progress(event.data)
 
     @broker.subscriber(
-        TRAINING_COMPLETED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
+        TRAINING_COMPLETED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
     )
     async def on_completed(event: Envelope[TrainingCompleted]) -> None:
         book.completed(event.data)
 
     @broker.subscriber(
-        TRAINING_FAILED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
+        TRAINING_FAILED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
     )
     async def on_failed(event: Envelope[TrainingFailed]) -> None:
         book.failed(event.data)
