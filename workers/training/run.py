@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -124,12 +125,27 @@ def build_trainer(
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
-    """The newest complete checkpoint of a job directory, if any."""
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete checkpoint of a job directory, if any.
 
+    The Trainer writes a checkpoint's `trainer_state.json` after its weights, optimizer and
+    RNG state, so a checkpoint without a readable one was cut short (a worker killed while
+    saving) and is passed over for the one before it.
+    """
     if not output_dir.is_dir():
         return None
-    return get_last_checkpoint(str(output_dir))
+    steps = []
+    for path in output_dir.glob("checkpoint-*"):
+        suffix = path.name.removeprefix("checkpoint-")
+        if suffix.isdigit() and path.is_dir():
+            steps.append((int(suffix), path))
+    for _, path in sorted(steps, reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            logger.warning("checkpoint %s is incomplete; not resuming from it", path)
+            continue
+        return str(path)
+    return None
 
 
 def train_adapter(
