@@ -16,15 +16,22 @@ def headers_for(event: Envelope[Any]) -> dict[str, str]:
     return {EVENT_ID_HEADER: str(event.event_id), EVENT_TYPE_HEADER: event.type}
 
 
-async def emit(broker: KafkaBroker, topic: str, event: Envelope[Any], *, key: str | None) -> None:
-    """Publish one event, keyed so that one entity's events stay in order; returns once the
-    broker has it."""
-    await broker.publish(
+async def _publish(
+    broker: KafkaBroker, topic: str, event: Envelope[Any], *, key: str | None, confirm: bool
+) -> Any:
+    return await broker.publish(
         event.model_dump(mode="json"),
         topic=topic,
         key=key.encode() if key is not None else None,
         headers=headers_for(event),
+        no_confirm=not confirm,
     )
+
+
+async def emit(broker: KafkaBroker, topic: str, event: Envelope[Any], *, key: str | None) -> None:
+    """Publish one event, keyed so that one entity's events stay in order; returns once the
+    broker has it."""
+    await _publish(broker, topic, event, key=key, confirm=True)
 
 
 async def emit_unconfirmed(
@@ -33,13 +40,7 @@ async def emit_unconfirmed(
     """Hand one event to the producer and return without waiting for the broker; the future
     says whether it got there. Events of one key still arrive in the order they were handed
     over (the producer sends one batch per partition at a time)."""
-    sent = await broker.publish(
-        event.model_dump(mode="json"),
-        topic=topic,
-        key=key.encode() if key is not None else None,
-        headers=headers_for(event),
-        no_confirm=True,
-    )
+    sent = await _publish(broker, topic, event, key=key, confirm=False)
     if isinstance(sent, asyncio.Future):
         return sent
     # A producer that delivers at once (FastStream's test broker) returns no future.

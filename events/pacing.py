@@ -87,7 +87,8 @@ class PacedSubscriber:
 
     def __init__(self, subscriber: Any, *, fast_ms: int, slow_ms: int) -> None:
         self.subscriber = subscriber
-        self.waits_ms = {"fast": fast_ms, "slow": slow_ms}
+        self.fast_ms = fast_ms
+        self.slow_ms = slow_ms
         self.pace: Pace = "fast"
         self._warned = False
 
@@ -98,7 +99,7 @@ class PacedSubscriber:
         if pace == "paused":
             pause_all(consumers)
         else:
-            wait = self.waits_ms[pace]
+            wait = self.fast_ms if pace == "fast" else self.slow_ms
             for consumer in consumers:
                 if not set_fetch_wait(consumer, wait) and not self._warned:
                     self._warned = True

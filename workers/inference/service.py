@@ -96,7 +96,6 @@ class InferenceService:
         self.cancellations = Cancellations()
         self._prefixes: dict[bool, str] = {}  # shared prompt prefix, by few-shot or not
         self.first_token = FirstTokenClock()
-        self._answering = 0  # answers in progress, to learn the first-token time uncontended
         self.telemetry = telemetry or InferenceTelemetry()
 
     @property
@@ -185,8 +184,8 @@ class InferenceService:
         first_text_at: float | None = None  # user-facing: includes prompt building and queueing
         retrieval: Retrieval | None = None
         sources_at: float | None = None  # when the first-token estimate was announced
-        alone = self._answering == 0
-        self._answering += 1
+        # The first-token time is learnt only while this is the one answer in progress.
+        alone = self.cancellations.running == 1
         self.telemetry.in_flight.inc()
         try:
             if self.retriever is not None:
@@ -227,7 +226,12 @@ class InferenceService:
                 now = time.monotonic()
                 # The first chunk goes out at once (time to first token); later ones coalesce.
                 if request.stream and (not answer or now - last_flush >= self.coalesce_s):
-                    if not answer and sources_at is not None and alone and self._answering == 1:
+                    if (
+                        not answer
+                        and sources_at is not None
+                        and alone
+                        and self.cancellations.running == 1
+                    ):
                         self.first_token.observe(now - sources_at)
                     text = "".join(pending)
                     answer.append(text)
@@ -270,7 +274,6 @@ class InferenceService:
             )
         finally:
             self.cancellations.release(request.query_id)
-            self._answering -= 1
             self.telemetry.in_flight.dec()
         usage = Usage(
             prompt_tokens=result.prompt_tokens,
