@@ -15,9 +15,9 @@ from schemas.query import Done, Failed, QueryReply, Sources, Started, TokenChunk
 
 TERMINAL = (Done, Failed)
 
-# A first token is awaited from this share of the worker's estimate on: the estimate is learnt
-# uncontended, and a prompt shorter than usual is prefilled sooner.
-ETA_SHARE = 0.75
+# A first token is awaited from this share of the worker's estimate on: the estimate is the quick
+# case of its recent uncontended answers scaled to this prompt, and a quicker draw comes sooner.
+ETA_SHARE = 0.85
 # With this few tokens left the terminal event is close: awaited fast again.
 NEAR_END_TOKENS = 2
 PACES: tuple[Pace, ...] = ("fast", "slow", "paused")  # most pressing first

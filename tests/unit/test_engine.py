@@ -76,10 +76,12 @@ def test_a_cached_prefix_is_reused_with_the_same_output(tiny) -> None:
     messages = build_messages("Como reduzir o ACOS?")
     prompt = apply_chat_template(tiny.tokenizer, messages, add_generation_prompt=True)
     expected = engine.generate(prompt, max_new_tokens=32)
+    assert engine.uncached_tokens(prompt) == expected.prompt_tokens
 
     cached = engine.cache_prefix(shared_prefix(tiny.tokenizer, messages))
     result = engine.generate(prompt, max_new_tokens=32)
 
+    assert engine.uncached_tokens(prompt) == result.prompt_tokens - cached  # what is prefilled
     assert expected.cached_prompt_tokens == 0
     assert 0 < cached == result.cached_prompt_tokens < result.prompt_tokens
     assert result.text == expected.text

@@ -104,6 +104,11 @@ class GenerationEngine:
         """Return how many prompt tokens text becomes (BOS included when the model wants it)."""
         return len(self._encode(text))
 
+    def uncached_tokens(self, prompt: str, *, adapter: str | None = None) -> int:
+        """How many of the prompt's tokens a generation would prefill (the rest are cached)."""
+        ids = self._encode(prompt)
+        return len(ids) - self._prefixes.covered(self._resolve_adapter(adapter), ids)
+
     def generate_stream(
         self,
         prompt: str,

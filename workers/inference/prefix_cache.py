@@ -47,24 +47,33 @@ class PrefixCache:
         with self._lock:
             return (adapter, tuple(token_ids)) in self._entries
 
+    def covered(self, adapter: str, prompt_ids: list[int]) -> int:
+        """How many of prompt_ids a lookup would take from the cache (0: none)."""
+        with self._lock:
+            best = self._longest(adapter, prompt_ids)
+        return len(best[1]) if best else 0
+
     def lookup(self, adapter: str, prompt_ids: list[int]) -> PrefixHit | None:
         """Return a copy of the longest cached strict prefix of prompt_ids, if any."""
         with self._lock:
-            # Strict prefixes only: at least one prompt token must remain to produce logits.
-            matches = [
-                key
-                for key in self._entries
-                if key[0] == adapter
-                and len(key[1]) < len(prompt_ids)
-                and _starts_with(prompt_ids, key[1])
-            ]
-            if not matches:
+            best = self._longest(adapter, prompt_ids)
+            if best is None:
                 return None
-            best = max(matches, key=lambda key: len(key[1]))
             self._entries.move_to_end(best)
             stored = self._entries[best]
         with torch.inference_mode():
             return PrefixHit(len(best[1]), copy.deepcopy(stored))
+
+    def _longest(self, adapter: str, prompt_ids: list[int]) -> tuple[str, tuple[int, ...]] | None:
+        # Strict prefixes only: at least one prompt token must remain to produce logits.
+        matches = [
+            key
+            for key in self._entries
+            if key[0] == adapter
+            and len(key[1]) < len(prompt_ids)
+            and _starts_with(prompt_ids, key[1])
+        ]
+        return max(matches, key=lambda key: len(key[1])) if matches else None
 
     def clear(self) -> None:
         """Forget every prefix, e.g. after the adapter weights behind them changed."""

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections import deque
 from typing import Protocol
 
 from schemas.common import FinishReason, Usage
@@ -47,25 +48,35 @@ class ReplySink(Protocol):
 
 
 class FirstTokenClock:
-    """How long this worker recently took from its Sources event to the first token.
+    """How long this worker takes from its Sources event to the first token, per prompt token
+    it has to prefill.
 
-    Learnt only from answers that had the model to themselves, so the estimate is the quick
-    case: under load a first token comes later than announced, never earlier.
+    That time is mostly the prefill, which grows with the prompt tokens a cached prefix does not
+    cover, so the clock keeps the seconds per such token of recent answers and scales them to
+    the next prompt. It announces the quick case, a low quantile of those answers, learnt only
+    from answers that had the model to themselves: a first token may come later than announced
+    (under load, or on a slow draw), seldom earlier.
     """
 
-    def __init__(self, alpha: float = 0.3) -> None:
-        self.alpha = alpha
-        self.estimate_s: float | None = None
+    def __init__(self, window: int = 20, quantile: float = 0.2) -> None:
+        self.quantile = quantile
+        self._rates: deque[float] = deque(maxlen=window)
 
-    def observe(self, seconds: float) -> None:
-        if self.estimate_s is None:
-            self.estimate_s = seconds
-        else:
-            self.estimate_s += self.alpha * (seconds - self.estimate_s)
+    def observe(self, seconds: float, tokens: int) -> None:
+        self._rates.append(seconds / max(tokens, 1))
 
     @property
-    def eta_ms(self) -> float | None:
-        return None if self.estimate_s is None else round(self.estimate_s * 1000, 1)
+    def per_token_s(self) -> float | None:
+        """The quick case's seconds per prompt token; None before any answer."""
+        if not self._rates:
+            return None
+        ordered = sorted(self._rates)
+        return ordered[int(self.quantile * (len(ordered) - 1))]
+
+    def eta_ms(self, tokens: int) -> float | None:
+        """The estimate for a prompt with this many tokens to prefill; None before any answer."""
+        rate = self.per_token_s
+        return None if rate is None else round(rate * max(tokens, 1) * 1000, 1)
 
 
 class InferenceService:
@@ -140,6 +151,13 @@ class InferenceService:
             self.engine.ensure_prefix, self.prompt_prefix(adapter), adapter=adapter
         )
 
+    async def prepared_prompt(
+        self, request: QueryRequested, retrieval: Retrieval | None, adapter: str | None
+    ) -> str:
+        """The grounded prompt, once its shared prefix is cached for the adapter."""
+        await self.warm_prefix(adapter)
+        return self.grounded_prompt(request, retrieval, adapter=adapter)
+
     def grounded_prompt(
         self, request: QueryRequested, retrieval: Retrieval | None, *, adapter: str | None = None
     ) -> str:
@@ -188,19 +206,27 @@ class InferenceService:
         alone = self.cancellations.running == 1
         self.telemetry.in_flight.inc()
         try:
+            prompt: str | None = None
+            prefill_tokens = 0  # prompt tokens no cached prefix covers
             if self.retriever is not None:
                 with self.telemetry.retrieval.time():
                     retrieval = await asyncio.to_thread(
                         self.retriever.search, self.retrieval_query(request)
                     )
-                shown = retrieval.passages if retrieval.in_scope else []
-                streams_tokens = request.stream and retrieval.in_scope
+                eta_ms = None
+                if retrieval.in_scope:
+                    # Built before Sources, so that the estimate is for this prompt's length.
+                    prompt = await self.prepared_prompt(request, retrieval, arm.adapter)
+                    prefill_tokens = self.engine.uncached_tokens(prompt, adapter=arm.adapter)
+                    eta_ms = self.first_token.eta_ms(prefill_tokens) if request.stream else None
                 await sink.send(
                     Sources(
                         query_id=request.query_id,
                         seq=next(seq),
-                        sources=[p.as_source() for p in shown],
-                        first_token_eta_ms=self.first_token.eta_ms if streams_tokens else None,
+                        sources=[p.as_source() for p in retrieval.passages]
+                        if retrieval.in_scope
+                        else [],
+                        first_token_eta_ms=eta_ms,
                     )
                 )
                 sources_at = time.monotonic()
@@ -208,9 +234,10 @@ class InferenceService:
                     return await self._out_of_scope(
                         request, sink, seq, started, retrieval, label, cancelled=stop.is_set()
                     )
-            await self.warm_prefix(arm.adapter)
+            if prompt is None:
+                prompt = await self.prepared_prompt(request, retrieval, arm.adapter)
             stream = self.engine.astream(
-                self.grounded_prompt(request, retrieval, adapter=arm.adapter),
+                prompt,
                 max_new_tokens=min(params.max_new_tokens, self.max_new_tokens_cap),
                 temperature=params.temperature,
                 top_p=params.top_p,
@@ -232,7 +259,7 @@ class InferenceService:
                         and alone
                         and self.cancellations.running == 1
                     ):
-                        self.first_token.observe(now - sources_at)
+                        self.first_token.observe(now - sources_at, prefill_tokens)
                     text = "".join(pending)
                     answer.append(text)
                     await sink.send(

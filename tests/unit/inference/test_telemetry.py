@@ -215,20 +215,25 @@ async def test_sources_carry_the_first_token_estimate_learnt_from_uncontended_an
     ask = {"question": "Como calcular o ACOS?", "params": {"max_new_tokens": 4}}
     await service.answer(QueryRequested(query_id="q-e1", **ask), first)
     assert sources_of(first).first_token_eta_ms is None  # nothing learnt yet
-    learnt = service.first_token.estimate_s
-    assert learnt is not None and learnt > 0
+    rate = service.first_token.per_token_s
+    assert rate is not None and rate > 0
 
     await service.answer(QueryRequested(query_id="q-e2", **ask), second)
-    assert sources_of(second).first_token_eta_ms == pytest.approx(learnt * 1000, abs=0.1)
+    prompt = service.grounded_prompt(
+        QueryRequested(query_id="q-e2", **ask), retriever.search(ask["question"])
+    )
+    tokens = service.engine.uncached_tokens(prompt)
+    assert 0 < tokens < service.engine.count_tokens(prompt)  # the shared prefix is cached
+    assert sources_of(second).first_token_eta_ms == pytest.approx(rate * tokens * 1000, abs=0.1)
 
     # Two answers at once: the estimate is neither learnt from them nor sent when off-topic.
-    before = service.first_token.estimate_s
+    before = service.first_token.per_token_s
     both = [ListSink(), ListSink()]
     await asyncio.gather(
         service.answer(QueryRequested(query_id="q-e3", **ask), both[0]),
         service.answer(QueryRequested(query_id="q-e4", **ask), both[1]),
     )
-    assert service.first_token.estimate_s == before
+    assert service.first_token.per_token_s == before
     off_topic = ListSink()
     await service.answer(
         QueryRequested(query_id="q-e5", question="Qual é a capital da Austrália?"), off_topic
@@ -236,9 +241,13 @@ async def test_sources_carry_the_first_token_estimate_learnt_from_uncontended_an
     assert sources_of(off_topic).first_token_eta_ms is None
 
 
-def test_the_first_token_clock_follows_recent_answers() -> None:
-    clock = FirstTokenClock(alpha=0.5)
-    assert clock.eta_ms is None
-    clock.observe(0.4)
-    clock.observe(0.2)
-    assert clock.eta_ms == 300.0
+def test_the_first_token_clock_scales_the_quick_case_to_the_prompt() -> None:
+    clock = FirstTokenClock(window=5, quantile=0.25)
+    assert clock.eta_ms(100) is None
+    for seconds in (0.30, 0.20, 0.25, 0.60, 0.22):  # per 100 tokens; one slow draw
+        clock.observe(seconds, 100)
+    assert clock.eta_ms(100) == pytest.approx(220.0)  # a low quantile, not the mean
+    assert clock.eta_ms(200) == pytest.approx(440.0)  # twice the tokens to prefill
+    for _ in range(5):
+        clock.observe(0.5, 100)  # only the last answers count
+    assert clock.eta_ms(100) == pytest.approx(500.0)
