@@ -213,19 +213,19 @@ class InferenceService:
                     retrieval = await asyncio.to_thread(
                         self.retriever.search, self.retrieval_query(request)
                     )
+                shown = retrieval.passages if retrieval.in_scope else []
                 eta_ms = None
                 if retrieval.in_scope:
                     # Built before Sources, so that the estimate is for this prompt's length.
                     prompt = await self.prepared_prompt(request, retrieval, arm.adapter)
-                    prefill_tokens = self.engine.uncached_tokens(prompt, adapter=arm.adapter)
-                    eta_ms = self.first_token.eta_ms(prefill_tokens) if request.stream else None
+                    if request.stream:  # only a stream announces and learns the estimate
+                        prefill_tokens = self.engine.uncached_tokens(prompt, adapter=arm.adapter)
+                        eta_ms = self.first_token.eta_ms(prefill_tokens)
                 await sink.send(
                     Sources(
                         query_id=request.query_id,
                         seq=next(seq),
-                        sources=[p.as_source() for p in retrieval.passages]
-                        if retrieval.in_scope
-                        else [],
+                        sources=[p.as_source() for p in shown],
                         first_token_eta_ms=eta_ms,
                     )
                 )
