@@ -238,7 +238,8 @@ def answer_cache(state: Any) -> AnswerCache | None:
     return cache
 
 
-def get_cache(request: Request) -> AnswerCache:
+async def get_cache(request: Request) -> AnswerCache:
+    # async: FastAPI runs a plain def dependency in its thread pool (gateway.deps)
     cache = answer_cache(request.app.state)
     assert cache is not None  # the lifespan always sets app.state.settings
     return cache

@@ -1,4 +1,9 @@
-"""Every gateway dependency as an Annotated alias; routes stay thin."""
+"""Every gateway dependency as an Annotated alias; routes stay thin.
+
+The getters are `async def` although they do not await: FastAPI runs a plain `def`
+dependency in its thread pool, a thread hop per dependency per request (five on the query
+routes, ~0.7 ms in all on a busy two-core machine, before the query is even published).
+"""
 
 from __future__ import annotations
 
@@ -13,23 +18,23 @@ from gateway.settings import GatewaySettings
 from gateway.workers_seen import WorkerTracker
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     return request.app.state.settings
 
 
-def get_bus(request: Request) -> GatewayBus:
+async def get_bus(request: Request) -> GatewayBus:
     return request.app.state.bus
 
 
-def get_book(request: Request) -> QueryBook:
+async def get_book(request: Request) -> QueryBook:
     return request.app.state.book
 
 
-def get_tracker(request: Request) -> WorkerTracker:
+async def get_tracker(request: Request) -> WorkerTracker:
     return request.app.state.tracker
 
 
-def get_metrics(request: Request) -> GatewayMetrics:
+async def get_metrics(request: Request) -> GatewayMetrics:
     return request.app.state.metrics
 
 

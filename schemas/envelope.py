@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -66,8 +67,24 @@ def _expected_type(cls: type[BaseModel]) -> str:
     return ""
 
 
+@functools.cache
+def _parametrized(payload: type[Payload]) -> Any:
+    return Envelope[payload]  # type: ignore[valid-type]
+
+
+def envelope_type(payload: type[P]) -> type[Envelope[P]]:
+    """`Envelope[payload]`, built once per payload type and kept.
+
+    Pydantic caches parametrized generics weakly, and they sit in reference cycles: after each
+    run of the garbage collector the next `Envelope[X]` is built anew (~0.6 ms, ~1 ms on a busy
+    core). Events made once per query (Started, Sources, the query log) paid that every time.
+    """
+    parametrized: type[Envelope[P]] = _parametrized(payload)
+    return parametrized
+
+
 def make_event(data: P, *, source: str, correlation_id: str | None = None) -> Envelope[P]:
     """Wrap a payload in a new envelope with a fresh event_id."""
-    return Envelope[type(data)](  # type: ignore[misc,operator]
+    return envelope_type(type(data))(
         type=data.EVENT_TYPE, source=source, correlation_id=correlation_id, data=data
     )

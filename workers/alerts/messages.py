@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.envelope import Envelope
+from schemas.envelope import Envelope, envelope_type
 from schemas.ops import DriftDetected
 from schemas.registry import EvaluationCompleted, ModelRolledBack
 from schemas.training import TrainingRequested
@@ -146,11 +146,11 @@ def alert_for(body: dict[str, Any], *, regression: float) -> Alert | None:
     """The alert for one event (validated by its type), or None when it is not alert-worthy."""
     kind = body.get("type")
     if kind == DriftDetected.EVENT_TYPE:
-        return drift_alert(Envelope[DriftDetected].model_validate(body))
+        return drift_alert(envelope_type(DriftDetected).model_validate(body))
     if kind == TrainingRequested.EVENT_TYPE:
-        return retrain_alert(Envelope[TrainingRequested].model_validate(body))
+        return retrain_alert(envelope_type(TrainingRequested).model_validate(body))
     if kind == EvaluationCompleted.EVENT_TYPE:
-        return evaluation_alert(Envelope[EvaluationCompleted].model_validate(body), regression)
+        return evaluation_alert(envelope_type(EvaluationCompleted).model_validate(body), regression)
     if kind == ModelRolledBack.EVENT_TYPE:
-        return rollback_alert(Envelope[ModelRolledBack].model_validate(body))
+        return rollback_alert(envelope_type(ModelRolledBack).model_validate(body))
     return None

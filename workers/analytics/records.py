@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.envelope import Envelope, Payload
+from schemas.envelope import Payload, envelope_type
 from workers.analytics.tables import TableSpec
 
 
@@ -57,9 +57,9 @@ def decode(
     """Validate one record as an envelope (and its payload, when the type is known)."""
     try:
         text = (record.value or b"").decode("utf-8")
-        generic = Envelope[Payload].model_validate_json(text)
+        generic = envelope_type(Payload).model_validate_json(text)
         spec = specs.get(generic.type)
-        typed = Envelope[spec.payload].model_validate_json(text) if spec else None  # type: ignore[name-defined]
+        typed = envelope_type(spec.payload).model_validate_json(text) if spec else None
     except (ValidationError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return Poison(record, exc)
     envelope = generic

@@ -24,7 +24,7 @@ from events.topics import (
     QUERY_COMPLETED,
     TRAINING_REQUESTED,
 )
-from schemas.envelope import Envelope, make_event
+from schemas.envelope import Envelope, envelope_type, make_event
 from schemas.ops import DriftDetected
 from schemas.query import FeedbackSubmitted, QueryCompleted
 from workers.drift import checkpoint
@@ -134,7 +134,7 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> 
     async def publish(detections: list[Detection], trigger: Envelope[Any]) -> None:
         for detection in detections:
             payload = to_payload(detection)
-            event = Envelope[DriftDetected](
+            event = envelope_type(DriftDetected)(
                 event_id=detection_id(detection, str(trigger.event_id)),
                 type=DriftDetected.EVENT_TYPE,
                 source=SOURCE,
@@ -167,9 +167,9 @@ def register(broker: KafkaBroker, runtime: Runtime, settings: DriftSettings) -> 
         topic, partition, offset = _position(message)
         event: Envelope[Any]
         if topic == FEEDBACK_SUBMITTED:
-            event = Envelope[FeedbackSubmitted].model_validate(body)
+            event = envelope_type(FeedbackSubmitted).model_validate(body)
         else:
-            event = Envelope[QueryCompleted].model_validate(body)
+            event = envelope_type(QueryCompleted).model_validate(body)
         event_id = str(event.event_id)
         if engine.already_applied(event_id):
             metrics.skipped.labels("already_applied").inc()
