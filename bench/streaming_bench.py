@@ -3,8 +3,11 @@
 (a) the same generation in-process vs gateway → Kafka → worker → SSE: time to first token and
     total time, p50/p95; (b) latency and aggregate tokens/s at 1, 4 and 8 concurrent streams.
 
-The in-process requests run half before the system starts and half after it stops (A-B-A), so
-a machine that speeds up or slows down during the run shifts both paths alike.
+The two paths run in pairs: each question goes through the bus, then the system's processes
+(broker, gateway, worker) are stopped with SIGSTOP and the same question is answered in-process,
+then they are continued. Each pair shares the machine's state of that moment (a VM's neighbours,
+clocks, caches), and the in-process answer has the cores to itself, as it would without the
+system. Besides p50/p95 of each path, the median of the paired differences is printed.
 
     python -m bench.streaming_bench --model gemma3-270m --requests 50 --max-new-tokens 64
 """
@@ -13,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,11 @@ QUESTIONS = [
     "O que fazer quando o CPC sobe muito rápido?",
     "Qual a diferença entre TACoS e ACOS?",
 ]
+
+
+Sample = tuple[float, float, int]  # time to first token (ms), total (ms), tokens
+Samples = dict[str, list[float]]
+SETTLE_S = 0.3
 
 
 def pct(values: list[float], q: float) -> float:
@@ -47,11 +58,9 @@ def load_in_process(model: str, home: Path) -> Any:
     return load_service(InferenceSettings(base_model=model, home=home))
 
 
-def in_process(
-    service: Any, n: int, max_new_tokens: int, *, first: int = 0
-) -> dict[str, list[float]]:
+async def one_local(service: Any, question: str, max_new_tokens: int, query_id: str) -> Sample:
     """The same answer without the bus: the worker's service called directly; the first token
-    is timed where the sink receives it. Two warm-up requests are not counted."""
+    is timed where the sink receives it."""
     from schemas.common import GenerationParams
     from schemas.query import QueryRequested, TokenChunk
 
@@ -62,31 +71,90 @@ def in_process(
             if isinstance(reply, TokenChunk) and self.first is None:
                 self.first = time.perf_counter()
 
-    ttft, total, tokens = [], [], []
+    request = QueryRequested(
+        query_id=query_id,
+        question=question,
+        params=GenerationParams(max_new_tokens=max_new_tokens),
+    )
+    sink = Sink()
+    started = time.perf_counter()
+    completed = await service.answer(request, sink)
+    end = time.perf_counter()
+    assert sink.first is not None
+    return (sink.first - started) * 1000, (end - started) * 1000, completed.completion_tokens
 
-    async def run() -> None:
+
+def descendants(pid: int) -> list[int]:
+    """Child processes of pid, recursively (Linux /proc; elsewhere none)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = entry.read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = parents.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+@contextlib.contextmanager
+def stopped(procs: list[subprocess.Popen]) -> Iterator[None]:
+    """The system's processes stopped (SIGSTOP) for the duration, then continued."""
+    pids = [p.pid for p in procs]
+    pids += [kid for pid in list(pids) for kid in descendants(pid)]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+async def until_healthy(client: httpx.AsyncClient, base: str, timeout_s: float = 30.0) -> None:
+    """After a stop: wait until the gateway sees the worker's heartbeat again."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if (await client.get(f"{base}/health")).status_code == 200:
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the system did not come back after the in-process request")
+
+
+async def paired(
+    service: Any, procs: list[subprocess.Popen], base: str, n: int, max_new_tokens: int
+) -> tuple[Samples, Samples]:
+    """n pairs (after two warm-up pairs): the question through the bus, then in-process with
+    the system stopped."""
+    bus: Samples = {"ttft_ms": [], "total_ms": [], "tokens": []}
+    local: Samples = {"ttft_ms": [], "total_ms": [], "tokens": []}
+    async with httpx.AsyncClient(timeout=300) as client:
         for i in range(n + 2):
-            request = QueryRequested(
-                query_id=f"b{first}-{i}",
-                question=QUESTIONS[(first + i) % len(QUESTIONS)],
-                params=GenerationParams(max_new_tokens=max_new_tokens),
-            )
-            sink = Sink()
-            started = time.perf_counter()
-            completed = await service.answer(request, sink)
-            end = time.perf_counter()
+            question = QUESTIONS[i % len(QUESTIONS)]
+            through = await one_stream(client, base, question, max_new_tokens)
+            await asyncio.sleep(SETTLE_S)  # the worker logs the answer and commits
+            with stopped(procs):
+                alone = await one_local(service, question, max_new_tokens, f"local-{i}")
+            await until_healthy(client, base)
+            await asyncio.sleep(SETTLE_S)
             if i < 2:
                 continue  # warm-up
-            assert sink.first is not None
-            ttft.append((sink.first - started) * 1000)
-            total.append((end - started) * 1000)
-            tokens.append(completed.completion_tokens)
-
-    asyncio.run(run())
-    return {"ttft_ms": ttft, "total_ms": total, "tokens": tokens}
+            for samples, sample in ((bus, through), (local, alone)):
+                for key, value in zip(("ttft_ms", "total_ms", "tokens"), sample, strict=True):
+                    samples[key].append(value)
+    return bus, local
 
 
-async def one_stream(client: httpx.AsyncClient, base: str, question: str, max_new_tokens: int):
+async def one_stream(
+    client: httpx.AsyncClient, base: str, question: str, max_new_tokens: int
+) -> Sample:
     body = {"question": question, "max_new_tokens": max_new_tokens}
     started = time.perf_counter()
     first = None
@@ -105,20 +173,6 @@ async def one_stream(client: httpx.AsyncClient, base: str, question: str, max_ne
                 raise RuntimeError(line)
     end = time.perf_counter()
     return ((first or end) - started) * 1000, (end - started) * 1000, tokens
-
-
-async def through_bus(base: str, n: int, max_new_tokens: int) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {"ttft_ms": [], "total_ms": [], "tokens": []}
-    async with httpx.AsyncClient(timeout=300) as client:
-        for i in range(n + 2):
-            ttft, total, tokens = await one_stream(
-                client, base, QUESTIONS[i % len(QUESTIONS)], max_new_tokens
-            )
-            if i >= 2:
-                out["ttft_ms"].append(ttft)
-                out["total_ms"].append(total)
-                out["tokens"].append(tokens)
-    return out
 
 
 async def concurrent(base: str, users: int, rounds: int, max_new_tokens: int) -> dict[str, float]:
@@ -231,22 +285,20 @@ def main() -> None:
     )
     service = load_in_process(args.model, home)
     print(f"in-process: serving {service.model_name} (adapter: {service.adapter})", flush=True)
-    before = args.requests // 2
-    local = in_process(service, before, args.max_new_tokens)
     with tempfile.TemporaryDirectory() as logs:
         procs, base, ready_s = start_system(args.model, home, free_port(), Path(logs))
         try:
-            bus = asyncio.run(through_bus(base, args.requests, args.max_new_tokens))
+            bus, local = asyncio.run(
+                paired(service, procs, base, args.requests, args.max_new_tokens)
+            )
             levels = [
                 asyncio.run(concurrent(base, int(u), args.rounds, args.max_new_tokens))
                 for u in args.concurrency.split(",")
             ]
         finally:
             stop(procs)
-    after = in_process(service, args.requests - before, args.max_new_tokens, first=before)
-    local = {key: local[key] + after[key] for key in local}
     print(f"\nsystem healthy {ready_s:.1f} s after start (broker + gateway + worker, cached model)")
-    print("\n(a) bus overhead, sequential requests")
+    print("\n(a) bus overhead, sequential requests in pairs")
     print("| path | TTFT p50 ms | TTFT p95 ms | total p50 ms | total p95 ms | tokens | tok/s |")
     print("|---|---|---|---|---|---|---|")
     print(row("in-process", local))
@@ -256,8 +308,11 @@ def main() -> None:
     ratio = (sum(bus["tokens"]) / sum(bus["total_ms"])) / (
         sum(local["tokens"]) / sum(local["total_ms"])
     )
+    diffs = [b - a for b, a in zip(bus["ttft_ms"], local["ttft_ms"], strict=True)]
     print(
-        f"\nTTFT overhead: p50 {d50:+.1f} ms, p95 {d95:+.1f} ms; bus/in-process tok/s = {ratio:.3f}"
+        f"\nTTFT overhead: p50 {d50:+.1f} ms, p95 {d95:+.1f} ms "
+        f"(median of the paired differences {statistics.median(diffs):+.1f} ms); "
+        f"bus/in-process tok/s = {ratio:.3f}"
     )
     print("\n(b) concurrent streams")
     print(

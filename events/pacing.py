@@ -17,7 +17,9 @@ waits on in real time fetch with `MELANCIA_KAFKA_BACKGROUND_FETCH_WAIT_MS`
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -80,6 +82,32 @@ async def waiting_partitions(
         if behind:
             waiting.append((consumer, behind))
     return waiting
+
+
+async def read_to_end(
+    consumers: Iterable[AIOKafkaConsumer], *, timeout_s: float, poll_s: float = 0.02
+) -> bool:
+    """Wait until every consumer has read all that its partitions held when called, so that
+    events published before one read elsewhere are handled first (topics have no order between
+    them). Bounded: False if the consumers are still behind after timeout_s."""
+    consumers = [c for c in consumers if c.assignment()]
+    if not consumers:
+        return True
+    ends = {}
+    for consumer in consumers:
+        ends[consumer] = await consumer.end_offsets(sorted(consumer.assignment()))
+    deadline = time.monotonic() + timeout_s
+    while True:
+        behind = False
+        for consumer, table in ends.items():
+            for tp, end in table.items():
+                if tp in consumer.assignment() and await consumer.position(tp) < end:
+                    behind = True
+        if not behind:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(poll_s)
 
 
 class PacedSubscriber:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from faststream.kafka import KafkaBroker
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from data.pipeline import dataset_version
+from events.pacing import read_to_end, subscriber_consumers
 from events.topics import (
     TRAINING_COMPLETED,
     TRAINING_FAILED,
@@ -50,6 +52,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _TERMINAL = ("completed", "failed")
 _MAX_JOBS = 1000
 _MAX_EVENTS = 2000
+PROGRESS_CATCH_UP_S = 5.0  # a terminal event waits at most this long for earlier progress
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -149,10 +153,12 @@ def book_of(state: Any) -> JobBook:
 def subscribe(broker: KafkaBroker, state: Any) -> None:
     """Follow every training event (no group: every gateway instance needs all of them).
 
-    The four topics are read by separate consumers, with no order between them, and progress
-    after a job's terminal event is dropped. Progress, which followers stream live, is fetched
-    at the control pace and the other topics at the slower background one, so a job's last
-    progress is normally read before its end (a reorder by event time would make it certain).
+    The four topics are read by separate consumers, with no order between them. A worker
+    publishes a job's last progress before its terminal event, so on a terminal event the
+    gateway first reads the progress topic up to where it ended at that moment; then the
+    terminal event goes into the book (progress after it would be dropped). Progress, which
+    followers stream live, is fetched at the control pace, the other topics at the background
+    one.
     """
     book = book_of(state)
     bus = getattr(state, "bus", None)
@@ -164,22 +170,30 @@ def subscribe(broker: KafkaBroker, state: Any) -> None:
     async def on_requested(event: Envelope[TrainingRequested]) -> None:
         book.requested(event.data)
 
-    @broker.subscriber(
+    progress = broker.subscriber(
         TRAINING_PROGRESS, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
     )
+
+    @progress
     async def on_progress(event: Envelope[TrainingProgress]) -> None:
         book.progress(event.data)
+
+    async def progress_read(job_id: str) -> None:
+        if not await read_to_end(subscriber_consumers(progress), timeout_s=PROGRESS_CATCH_UP_S):
+            logger.warning("progress of %s not read up to its end; ending the job anyway", job_id)
 
     @broker.subscriber(
         TRAINING_COMPLETED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
     )
     async def on_completed(event: Envelope[TrainingCompleted]) -> None:
+        await progress_read(event.data.job_id)
         book.completed(event.data)
 
     @broker.subscriber(
         TRAINING_FAILED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
     )
     async def on_failed(event: Envelope[TrainingFailed]) -> None:
+        await progress_read(event.data.job_id)
         book.failed(event.data)
 
 

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 
 from events.broker import build_broker
-from events.pacing import PacedSubscriber, set_fetch_wait, subscriber_consumers
+from events.pacing import PacedSubscriber, read_to_end, set_fetch_wait, subscriber_consumers
 from events.settings import BusSettings
 from workers.inference.intake import QueryIntake
 
@@ -125,3 +125,30 @@ async def test_an_answer_ending_while_another_runs_probes_at_once() -> None:
         assert first.paused() == set()  # its answer ended: the waiting query is taken now
         assert second.paused() == {TPS[1], TPS[2]}
     assert first.probes == 1
+
+
+class ReadingConsumer(Consumer):
+    """A consumer whose position advances by one record every time it is asked."""
+
+    def __init__(self, ends: dict[TopicPartition, int], start: int) -> None:
+        super().__init__(ends)
+        self.at = dict.fromkeys(TPS, start)
+
+    async def position(self, partition: TopicPartition, timeout_ms: float = 0) -> int:
+        now = self.at[partition]
+        self.at[partition] = now + 1
+        return now
+
+
+async def test_read_to_end_waits_until_the_records_there_at_the_call_are_read() -> None:
+    ends = dict.fromkeys(TPS, 3)
+    consumer = ReadingConsumer(ends, start=0)
+    assert await read_to_end([consumer], timeout_s=5, poll_s=0)
+    # Records published after the call are not waited for.
+    assert all(ends[tp] == 3 and consumer.at[tp] >= 4 for tp in TPS)
+
+
+async def test_read_to_end_is_bounded_and_says_when_it_gave_up() -> None:
+    consumer = Consumer(dict.fromkeys(TPS, 5))  # never moves past 0
+    assert not await read_to_end([consumer], timeout_s=0.05, poll_s=0.01)
+    assert await read_to_end([], timeout_s=0.05)  # nothing to read (the test broker)
