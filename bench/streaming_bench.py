@@ -43,6 +43,9 @@ QUESTIONS = [
 Sample = tuple[float, float, int]  # time to first token (ms), total (ms), tokens
 Samples = dict[str, list[float]]
 SETTLE_S = 0.3
+# After a stop every consumer's held fetch has run out and its timers are due at once; the
+# background consumers wait 1 s per fetch, so the next pair starts once that has passed.
+RESUME_SETTLE_S = 1.2
 
 
 def pct(values: list[float], q: float) -> float:
@@ -143,7 +146,7 @@ async def paired(
             with stopped(procs):
                 alone = await one_local(service, question, max_new_tokens, f"local-{i}")
             await until_healthy(client, base)
-            await asyncio.sleep(SETTLE_S)
+            await asyncio.sleep(RESUME_SETTLE_S)
             if i < 2:
                 continue  # warm-up
             for samples, sample in ((bus, through), (local, alone)):
