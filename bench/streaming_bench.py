@@ -31,6 +31,8 @@ from typing import Any
 
 import httpx
 
+from melancia import heap
+
 QUESTIONS = [
     "Explique em detalhes o que é ACOS e como calcular.",
     "Como funciona o ROAS nos anúncios do Mercado Livre?",
@@ -58,7 +60,9 @@ def load_in_process(model: str, home: Path) -> Any:
     from workers.inference.app import load_service
     from workers.inference.settings import InferenceSettings
 
-    return load_service(InferenceSettings(base_model=model, home=home))
+    service = load_service(InferenceSettings(base_model=model, home=home))
+    heap.freeze_loaded()  # as the worker does once loaded
+    return service
 
 
 async def one_local(service: Any, question: str, max_new_tokens: int, query_id: str) -> Sample:
@@ -300,6 +304,7 @@ def main() -> None:
             ]
         finally:
             stop(procs)
+    heap.thaw()
     print(f"\nsystem healthy {ready_s:.1f} s after start (broker + gateway + worker, cached model)")
     print("\n(a) bus overhead, sequential requests in pairs")
     print("| path | TTFT p50 ms | TTFT p95 ms | total p50 ms | total p95 ms | tokens | tok/s |")

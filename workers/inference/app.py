@@ -18,6 +18,7 @@ from events.broker import build_broker
 from events.bus import emit
 from events.settings import BusSettings
 from events.topics import WORKER_HEARTBEAT, all_topics
+from melancia import heap
 from schemas.envelope import make_event
 from schemas.ops import WorkerHeartbeat
 from workers.inference.handlers import Runtime, register
@@ -56,10 +57,13 @@ def create_app(
         )
         await runtime.service.warm_prefix()
         runtime.service.report_serving()
+        # The model, tokenizer and index stay for the process: kept out of every collection.
+        heap.freeze_loaded()
         try:
             yield
         finally:
             runtime.service = runtime.swapper = None
+            heap.thaw()
 
     async def on_startup() -> None:
         await ensure_topics(bus, all_topics())

@@ -18,6 +18,7 @@ from events.topics import (
     QUERY_COMPLETED,
     QUERY_REQUESTED,
 )
+from melancia import heap
 from schemas.envelope import Envelope, make_event
 from schemas.query import Done, Failed, QueryCancelled, QueryReply, QueryRequested
 from schemas.registry import ModelPromoted, ModelRolledBack
@@ -148,7 +149,8 @@ def register(
         title="inference.model_promoted",
     )
     async def on_promoted(event: Envelope[ModelPromoted]) -> None:
-        await asyncio.to_thread(runtime.require_swapper().promoted, event.data, event.time)
+        if await asyncio.to_thread(runtime.require_swapper().promoted, event.data, event.time):
+            heap.refreeze()  # what the swap let go is freed; the new weights are frozen
         runtime.require().report_serving()
 
     @broker.subscriber(
@@ -158,5 +160,6 @@ def register(
         title="inference.model_rolled_back",
     )
     async def on_rolled_back(event: Envelope[ModelRolledBack]) -> None:
-        await asyncio.to_thread(runtime.require_swapper().rolled_back, event.data, event.time)
+        if await asyncio.to_thread(runtime.require_swapper().rolled_back, event.data, event.time):
+            heap.refreeze()
         runtime.require().report_serving()
