@@ -60,9 +60,8 @@ def load_in_process(model: str, home: Path) -> Any:
     from workers.inference.app import load_service
     from workers.inference.settings import InferenceSettings
 
-    service = load_service(InferenceSettings(base_model=model, home=home))
-    heap.freeze_loaded()  # as the worker does once loaded
-    return service
+    with heap.loading():  # as the worker loads
+        return load_service(InferenceSettings(base_model=model, home=home))
 
 
 async def one_local(service: Any, question: str, max_new_tokens: int, query_id: str) -> Sample:

@@ -64,3 +64,19 @@ def test_thaw_gives_every_frozen_object_back() -> None:
     heap.freeze_loaded()
     heap.thaw()
     assert gc.get_freeze_count() == 0
+
+
+def test_loading_holds_the_collector_off_then_freezes() -> None:
+    assert gc.isenabled()
+    with heap.loading():
+        assert not gc.isenabled()
+        loaded = Loaded()
+    assert gc.isenabled()
+    walked = (o for generation in range(3) for o in gc.get_objects(generation=generation))
+    assert not any(o is loaded for o in walked)
+
+
+def test_a_failed_load_leaves_the_collector_on() -> None:
+    with pytest.raises(RuntimeError), heap.loading():
+        raise RuntimeError("no weights")
+    assert gc.isenabled()

@@ -51,14 +51,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
-        runtime.service = await asyncio.to_thread(load_service, settings, runtime.telemetry)
-        runtime.swapper = await asyncio.to_thread(
-            load_swapper, runtime.service, settings, datetime.now(UTC)
-        )
-        await runtime.service.warm_prefix()
-        runtime.service.report_serving()
         # The model, tokenizer and index stay for the process: kept out of every collection.
-        heap.freeze_loaded()
+        with heap.loading():
+            runtime.service = await asyncio.to_thread(load_service, settings, runtime.telemetry)
+            runtime.swapper = await asyncio.to_thread(
+                load_swapper, runtime.service, settings, datetime.now(UTC)
+            )
+            await runtime.service.warm_prefix()
+        runtime.service.report_serving()
         try:
             yield
         finally:
