@@ -14,6 +14,7 @@ from transformers import AutoModelForCausalLM
 from events.bus import emit
 from events.settings import BusSettings
 from events.topics import MODEL_PROMOTED, MODEL_ROLLED_BACK, QUERY_COMPLETED, QUERY_REQUESTED
+from melancia import heap
 from schemas.envelope import Envelope, make_event
 from schemas.query import QueryCompleted, QueryRequested
 from schemas.registry import ModelPromoted, ModelRolledBack
@@ -33,8 +34,10 @@ def adapter(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_a_promotion_then_a_rollback_change_what_answers(
-    models_dir: Path, adapter: Path
+    models_dir: Path, adapter: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    refrozen: list[bool] = []
+    monkeypatch.setattr(heap, "refreeze", lambda: refrozen.append(True))
     settings = InferenceSettings(
         base_model="tiny",
         home=models_dir.parent,  # the converted weights; no registry is read
@@ -74,3 +77,5 @@ async def test_a_promotion_then_a_rollback_change_what_answers(
     assert (after.variant, after.adapter) == ("champion@7", "melancia-v7")
     assert (back.variant, back.adapter) == ("champion", None)
     assert runtime.service.variants.advertised()["champion"] == "champion"
+    # Each swap gave the frozen objects back, so the weights it let go can be freed.
+    assert refrozen == [True, True]
