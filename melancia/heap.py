@@ -5,8 +5,9 @@ tokenizer and the index loaded that is ~0.56 M objects and 0.35–0.6 s (measure
 thread of the process waits out, a generation between two of its steps included. What is
 loaded at start lives as long as the process, so once loaded it is frozen (`gc.freeze`): later
 collections walk only what serving allocated since. While it loads, the heap only grows, and
-each full collection on the way walks all that was loaded so far (an inference worker's start
-ran 15 of them, ~3.6 s): the collector is held off until the load is done (`loading`).
+each full collection on the way walks all that was loaded so far (loading the inference
+worker's model and index ran 13 of them: 7.4–7.7 s, 5.3–5.5 s with the collector held off),
+so it is held off until the load is done (`loading`).
 """
 
 from __future__ import annotations
