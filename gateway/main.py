@@ -21,7 +21,6 @@ from gateway.security.guard import Guard, enforce
 from gateway.service import GenerationFailed, Overloaded, Unavailable, UnknownModel
 from gateway.settings import GatewaySettings
 from gateway.workers_seen import WorkerTracker
-from melancia import heap
 from melancia.discovery import router_modules
 
 logger = logging.getLogger(__name__)
@@ -59,12 +58,10 @@ def create_app(
                 settings.port,
             )
         bus.start()
-        heap.freeze_loaded()  # what the gateway holds for its life stays out of collections
         try:
             yield
         finally:
             await bus.close()
-            heap.thaw()
 
     app = FastAPI(
         title="MelancIA gateway",

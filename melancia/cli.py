@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from melancia import heap
 from melancia.discovery import cli_modules, worker_names
 from melancia.logs import configure
 
@@ -51,16 +52,23 @@ def _gateway(args: argparse.Namespace) -> int:
     from gateway.settings import GatewaySettings
 
     settings = GatewaySettings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ssl_certfile=settings.tls_certfile,
-        ssl_keyfile=settings.tls_keyfile,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    app = create_app(settings)
+    # What the process imported and built stays for its life: out of every collection
+    # (melancia.heap). Here, not in the app's lifespan: each test app would pay a full collection.
+    heap.freeze_loaded()
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            ssl_certfile=settings.tls_certfile,
+            ssl_keyfile=settings.tls_keyfile,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        heap.thaw()
     return 0
 
 
