@@ -315,10 +315,11 @@ class EmbeddingMonitor:
             return None
         if len(self.current) < self.window or self.since_check < self.check_every:
             return None
-        self.since_check = 0
-        return self._test()
+        fresh, self.since_check = self.since_check, 0
+        return self._test(fresh)
 
-    def _test(self) -> Detection | None:
+    def _test(self, fresh: int) -> Detection | None:
+        """Test the window; fresh: how many of its latest questions arrived since the last test."""
         assert self.reference_features is not None
         current = self._features(np.vstack([v for v, _ in self.current]))
         n, tests = self.reference_features.shape
@@ -330,8 +331,10 @@ class EmbeddingMonitor:
             return None
         self.quiet_for = self.cooldown
         distances = current[:, -1]
-        # Examples: the most unusual of the latest questions (the ones that moved the window).
-        latest = len(distances) - min(STAT_WINDOW, len(distances))
+        # Examples: the most unusual of the questions that arrived since the last test (which
+        # did not fire, or fired and began the cooldown): these tipped the window over; the
+        # older ones in it had passed a test already.
+        latest = len(distances) - min(max(fresh, 1), len(distances))
         farthest = latest + np.argsort(distances[latest:])[::-1][:5]
         examples = [
             {"distance": round(float(distances[i]), 4), **self.current[int(i)][1]} for i in farthest

@@ -116,3 +116,34 @@ def test_question_topics_stay_quiet_then_a_new_topic_is_detected_with_examples()
 def test_make_detector_rejects_an_unknown_name() -> None:
     with pytest.raises(ValueError):
         make_detector("cusum")
+
+
+class AxisEmbedder:
+    """Questions as unit vectors near one axis per kind ("base", "new") and an outlier
+    opposite the base axis: a detection whose timing and distances are known."""
+
+    dim = 8
+
+    def embed(self, text: str) -> np.ndarray:
+        kind, _, number = text.partition("-")
+        rng = np.random.default_rng(int(number))
+        vector = 0.05 * rng.standard_normal(self.dim)
+        vector[{"base": 0, "new": 1}.get(kind, 0)] += 1.0 if kind != "odd" else -1.0
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def test_question_examples_come_from_the_questions_since_the_last_test() -> None:
+    # An outlier just before the shift passes the test that follows it (one of 30); the
+    # detection a few tests later names the new questions that tipped the window, though the
+    # outlier is still in it and farther from the reference than any of them.
+    monitor = EmbeddingMonitor(embedder=AxisEmbedder(), reference_size=200, window=30)
+    before = [f"base-{i}" for i in range(229)] + ["odd-1"]
+    assert [monitor.update(q, {"query_id": q}) for q in before] == [None] * len(before)
+    found = [monitor.update(q, {"query_id": q}) for q in (f"new-{i}" for i in range(1, 21))]
+    fired = [i for i, d in enumerate(found, 1) if d is not None]
+    assert fired and fired[0] % 10 == 0, fired  # tests run every 10 questions
+    detection = found[fired[0] - 1]
+    assert detection is not None
+    examples = [ex["query_id"] for ex in detection.examples]
+    assert len(examples) == 5
+    assert set(examples) <= {f"new-{i}" for i in range(fired[0] - 9, fired[0] + 1)}, examples
