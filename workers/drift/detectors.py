@@ -334,7 +334,7 @@ class EmbeddingMonitor:
         # Examples: the most unusual of the questions that arrived since the last test (which
         # did not fire, or fired and began the cooldown): these tipped the window over; the
         # older ones in it had passed a test already.
-        latest = len(distances) - min(max(fresh, 1), len(distances))
+        latest = len(distances) - min(fresh, len(distances))  # fresh >= 1: this update counts
         farthest = latest + np.argsort(distances[latest:])[::-1][:5]
         examples = [
             {"distance": round(float(distances[i]), 4), **self.current[int(i)][1]} for i in farthest
