@@ -113,11 +113,12 @@ async def read_to_end(
 class PacedSubscriber:
     """One subscriber's consumers held at one of three paces: fast, slow or paused."""
 
-    def __init__(self, subscriber: Any, *, fast_ms: int, slow_ms: int) -> None:
+    def __init__(self, subscriber: Any, *, fast_ms: int, slow_ms: int, pace: Pace = "fast") -> None:
+        """pace: the one the subscriber was built with."""
         self.subscriber = subscriber
         self.fast_ms = fast_ms
         self.slow_ms = slow_ms
-        self.pace: Pace = "fast"
+        self.pace = pace
         self._warned = False
 
     def set(self, pace: Pace) -> None:

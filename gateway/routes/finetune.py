@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from data.pipeline import dataset_version
-from events.pacing import read_to_end, subscriber_consumers
+from events.pacing import Pace, PacedSubscriber, read_to_end, subscriber_consumers
 from events.topics import (
     TRAINING_COMPLETED,
     TRAINING_FAILED,
@@ -87,6 +87,10 @@ class JobBook:
 
     def get(self, job_id: str) -> Job | None:
         return self.jobs.get(job_id)
+
+    def running(self) -> bool:
+        """Some job has not ended: its progress is due."""
+        return any(not job.done for job in self.jobs.values())
 
     def by_key(self, key: str) -> Job | None:
         return next((j for j in self.jobs.values() if j.idempotency_key == key), None)
@@ -157,26 +161,42 @@ def subscribe(broker: KafkaBroker, state: Any) -> None:
     publishes a job's last progress before its terminal event, so on a terminal event the
     gateway first reads the progress topic up to where it ended at that moment; then the
     terminal event goes into the book (progress after it would be dropped). Progress, which
-    followers stream live, is fetched at the control pace, the other topics at the background
-    one.
+    followers stream live, is fetched at the control pace while some job runs and at the
+    background pace, like the other topics, while none does (events.pacing).
     """
     book = book_of(state)
     bus = getattr(state, "bus", None)
-    live = {"fetch_max_wait_ms": bus.settings.control_fetch_wait_ms} if bus is not None else {}
 
     @broker.subscriber(
         TRAINING_REQUESTED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
     )
     async def on_requested(event: Envelope[TrainingRequested]) -> None:
         book.requested(event.data)
+        repace()
 
     progress = broker.subscriber(
-        TRAINING_PROGRESS, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST, **live
+        TRAINING_PROGRESS, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
     )
+    paced = (
+        PacedSubscriber(
+            progress,
+            fast_ms=bus.settings.control_fetch_wait_ms,
+            slow_ms=bus.settings.background_fetch_wait_ms,
+            pace="slow",
+        )
+        if bus is not None
+        else None
+    )
+
+    def repace() -> None:
+        pace: Pace = "fast" if book.running() else "slow"
+        if paced is not None and paced.pace != pace:
+            paced.set(pace)
 
     @progress
     async def on_progress(event: Envelope[TrainingProgress]) -> None:
         book.progress(event.data)
+        repace()  # a job started elsewhere before this gateway saw its request
 
     async def progress_read(job_id: str) -> None:
         if not await read_to_end(subscriber_consumers(progress), timeout_s=PROGRESS_CATCH_UP_S):
@@ -188,6 +208,7 @@ def subscribe(broker: KafkaBroker, state: Any) -> None:
     async def on_completed(event: Envelope[TrainingCompleted]) -> None:
         await progress_read(event.data.job_id)
         book.completed(event.data)
+        repace()
 
     @broker.subscriber(
         TRAINING_FAILED, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK_FIRST
@@ -195,6 +216,7 @@ def subscribe(broker: KafkaBroker, state: Any) -> None:
     async def on_failed(event: Envelope[TrainingFailed]) -> None:
         await progress_read(event.data.job_id)
         book.failed(event.data)
+        repace()
 
 
 def resolve_dataset_version(requested: str | None) -> str:

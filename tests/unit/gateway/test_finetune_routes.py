@@ -13,7 +13,12 @@ from events.settings import BusSettings
 from gateway.main import create_app
 from gateway.routes.finetune import JobBook, follow
 from gateway.settings import GatewaySettings
-from schemas.training import TrainingCompleted, TrainingProgress, TrainingRequested
+from schemas.training import (
+    TrainingCompleted,
+    TrainingFailed,
+    TrainingProgress,
+    TrainingRequested,
+)
 
 
 @pytest.fixture
@@ -86,3 +91,24 @@ async def test_the_book_tracks_status_and_replays_events_after_last_event_id() -
     assert job.status.status == "completed" and job.status.model_version == "3"
     assert job.status.eval_loss == 1.5
     assert book.by_key("j") is job
+
+
+def test_the_book_runs_while_some_job_has_not_ended() -> None:
+    book = JobBook()
+    assert not book.running()
+    book.requested(TrainingRequested(job_id="a", base_model="tiny", dataset_version="v"))
+    book.requested(TrainingRequested(job_id="b", base_model="tiny", dataset_version="v"))
+    assert book.running()
+    book.completed(
+        TrainingCompleted(
+            job_id="a",
+            base_model="tiny",
+            method="lora",
+            dataset_version="v",
+            adapter_uri="file:///a",
+            model_name="m",
+        )
+    )
+    assert book.running()  # b has not ended
+    book.failed(TrainingFailed(job_id="b", reason="out of memory"))
+    assert not book.running()
