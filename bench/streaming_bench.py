@@ -7,7 +7,8 @@ The two paths run in pairs: each question goes through the bus, then the system'
 (broker, gateway, worker) are stopped with SIGSTOP and the same question is answered in-process,
 then they are continued. Each pair shares the machine's state of that moment (a VM's neighbours,
 clocks, caches), and the in-process answer has the cores to itself, as it would without the
-system. Besides p50/p95 of each path, the median of the paired differences is printed.
+system. Besides p50/p95 of each path, the median of the paired differences is printed, and a
+bootstrap interval of each overhead (pairs resampled) says how far one run can be trusted.
 
     python -m bench.streaming_bench --model gemma3-270m --requests 50 --max-new-tokens 64
 """
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -53,6 +55,20 @@ RESUME_SETTLE_S = 1.2
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def overhead_interval(
+    bus: list[float], local: list[float], q: float, resamples: int = 2000
+) -> tuple[float, float]:
+    """95% bootstrap interval of pct(bus, q) - pct(local, q), resampling whole pairs (each pair
+    shares its moment), seeded so that a run prints the same interval twice."""
+    rng = random.Random(0)
+    n = len(bus)
+    diffs = []
+    for _ in range(resamples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        diffs.append(pct([bus[i] for i in idx], q) - pct([local[i] for i in idx], q))
+    return pct(diffs, 2.5), pct(diffs, 97.5)
 
 
 def load_in_process(model: str, home: Path) -> Any:
@@ -316,9 +332,12 @@ def main() -> None:
         sum(local["tokens"]) / sum(local["total_ms"])
     )
     diffs = [b - a for b, a in zip(bus["ttft_ms"], local["ttft_ms"], strict=True)]
+    lo50, hi50 = overhead_interval(bus["ttft_ms"], local["ttft_ms"], 50)
+    lo95, hi95 = overhead_interval(bus["ttft_ms"], local["ttft_ms"], 95)
     print(
-        f"\nTTFT overhead: p50 {d50:+.1f} ms, p95 {d95:+.1f} ms "
-        f"(median of the paired differences {statistics.median(diffs):+.1f} ms); "
+        f"\nTTFT overhead: p50 {d50:+.1f} ms (95% interval {lo50:+.1f} to {hi50:+.1f}), "
+        f"p95 {d95:+.1f} ms ({lo95:+.1f} to {hi95:+.1f}); "
+        f"median of the paired differences {statistics.median(diffs):+.1f} ms; "
         f"bus/in-process tok/s = {ratio:.3f}"
     )
     print("\n(b) concurrent streams")
