@@ -54,16 +54,17 @@ class BusSettings(BaseSettings):
         default=250,
         ge=1,
         le=500,
-        description="how long consumers of control events (a worker's cancels) let the broker "
-        "hold an empty fetch, and how often a busy worker looks for waiting queries",
+        description="how long consumers of control events (a worker's cancels; a gateway's "
+        "training progress while a job runs) let the broker hold an empty fetch, and how often "
+        "a busy worker looks for waiting queries",
     )
 
     background_fetch_wait_ms: int = Field(
         default=1000,
         ge=1,
         le=5000,
-        description="fetch wait of every other consumer (promotions, training progress, "
-        "heartbeats, the query log): events read within about this long",
+        description="fetch wait of every other consumer (promotions, heartbeats, the query "
+        "log, training progress while no job runs): events read within about this long",
     )
 
     @property
