@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import pathlib
 import signal
 import socket
@@ -36,19 +35,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def broker_env() -> dict[str, str]:
-    """The broker's environment: one thread for its async runtime unless told otherwise.
-
-    The broker holds each empty fetch by re-reading its storage until the wait runs out, so it
-    wakes many times a second however quiet the system is. With a runtime thread per core
-    (tokio's default) those wake-ups also hand work between threads; one thread serves a local
-    system's traffic with a third fewer context switches, each of which would preempt the
-    model's threads on a small machine (README, Measured)."""
-    env = dict(os.environ)
-    env.setdefault("TOKIO_WORKER_THREADS", "1")
-    return env
-
-
 class EmbeddedBroker:
     """Starts Tansu on 127.0.0.1 with memory storage and stops it cleanly."""
 
@@ -77,7 +63,6 @@ class EmbeddedBroker:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env=broker_env(),
         )
         deadline = time.monotonic() + timeout_s
         settings = BusSettings(bootstrap=self.bootstrap)

@@ -28,7 +28,6 @@ OTHER = {
     "MELANCIA_WORKER_INDEX": ("workers", "0", "replica number set by `melancia up` (log prefix)"),
     "MELANCIA_TEST_KAFKA_BOOTSTRAP": ("tests", "", "run integration tests against this Kafka"),
     "MELANCIA_TEST_USE_DOCKER": ("tests", "", "1: integration tests start Kafka in testcontainers"),
-    "TOKIO_WORKER_THREADS": ("broker", "1", "runtime threads of the embedded broker"),
 }
 
 
