@@ -28,8 +28,14 @@ def test_up_starts_broker_gateway_and_worker_and_stops_on_sigint(tmp_path) -> No
         stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def up_healthy() -> bool:
+        if proc.poll() is not None:  # a child died and `up` stopped the rest: no use waiting
+            raise AssertionError(f"melancia up exited with {proc.returncode} before healthy")
+        return healthy(base)
+
     try:
-        wait_until(lambda: healthy(base), 120, "melancia up healthy")
+        wait_until(up_healthy, 120, "melancia up healthy")
         answer = httpx.post(
             f"{base}/api/v1/query", json={"question": "Oi", "max_new_tokens": 4}, timeout=60
         )
@@ -42,6 +48,20 @@ def test_up_starts_broker_gateway_and_worker_and_stops_on_sigint(tmp_path) -> No
         if proc.poll() is None:
             proc.kill()
         output = (tmp_path / "up.log").read_text(errors="replace")
-        print(output[-4000:])
+        print(said_and_errors(output))
+        print("\n".join(output.splitlines()[-60:]))
     assert "embedded Kafka-protocol broker" in output
     assert "[gateway]" in output and "[inference-0]" in output
+
+
+def said_and_errors(log: str) -> str:
+    """What `up` itself logged (which child exited) and every error with its traceback."""
+    kept, keeping = [], False
+    for line in log.splitlines():
+        if line[:2].isdigit():  # a new record: "2026-11-25 06:31:28,110 LEVEL [name] ..."
+            keeping = "[up]" in line or " ERROR " in line
+        elif line.startswith("Traceback"):  # printed straight to stderr by a dying process
+            keeping = True
+        if keeping:
+            kept.append(line)
+    return "\n".join(kept)

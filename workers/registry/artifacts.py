@@ -40,11 +40,12 @@ def _registered_source(uri: str, tracking_uri: str | None) -> str:
     """Where the files of a `models:/<name>/<version>` (or `@alias`) URI are, read from this
     store's registry: MLflow resolves such URIs through its process-wide registry URI, which
     MelancIA never sets (see `workers.registry.tracking.client`)."""
-    from mlflow import MlflowClient
     from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
     from mlflow.store.artifact.utils.models import get_model_name_and_version
 
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    from workers.registry.tracking import open_client
+
+    client = open_client(tracking_uri)
     model_uri, sub_path = ModelsArtifactRepository.split_models_uri(uri)
     name, version = get_model_name_and_version(client, model_uri)
     source = str(client.get_model_version_download_uri(name, version)).rstrip("/")

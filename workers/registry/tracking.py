@@ -8,6 +8,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+# How long a process waits for another one creating the same SQLite store's tables.
+SCHEMA_LOCK_TIMEOUT_S = 120
+
 
 def tracking_uri(home: Path, server_uri: str | None = None) -> str:
     """The server URI when given, else the embedded SQLite store under home/mlflow."""
@@ -33,10 +36,35 @@ def client(home: Path, server_uri: str | None = None) -> Any:
     of this process (and every subprocess) that names only a tracking URI would then read
     model versions from whichever store was opened first.
     """
+    return open_client(tracking_uri(home, server_uri))
+
+
+# SQLite stores whose schema this process has seen complete; later clients skip the lock.
+_READY: set[str] = set()
+
+
+def open_client(uri: str | None) -> Any:
+    """An MlflowClient on `uri` (None: MLflow's default); a SQLite store's schema is created or
+    upgraded under a lock.
+
+    MLflow creates (and migrates) a SQLite store's tables when a client first opens it, with no
+    guard against another process doing the same: the workers of `melancia up` opening a new
+    home at once fail with "table ... already exists" or "duplicate column", and can leave the
+    store's migration half done. One process at a time goes through that first open here (a
+    lock file beside the database); the others then find the schema complete.
+    """
     from mlflow import MlflowClient
 
-    uri = tracking_uri(home, server_uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if uri is None or not uri.startswith("sqlite:///") or uri in _READY:
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    import filelock
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    with filelock.FileLock(str(db.parent / ".schema.lock"), timeout=SCHEMA_LOCK_TIMEOUT_S):
+        mlflow_client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # the tracking tables
+        mlflow_client.search_registered_models(max_results=1)  # the registry's, opened lazily
+    _READY.add(uri)
+    return mlflow_client
 
 
 def experiment_id(mlflow_client: Any, home: Path, name: str, *, server: bool = False) -> str:

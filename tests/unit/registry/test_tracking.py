@@ -32,3 +32,43 @@ def test_a_client_names_its_store_without_redirecting_the_process(
     assert reader.get_model_version("melancia", "1").source == (mine / "adapter").as_uri()
     assert "MLFLOW_TRACKING_URI" not in os.environ
     assert "MLFLOW_REGISTRY_URI" not in os.environ
+
+
+OPEN_AT_ONCE = """
+import sys, time
+from pathlib import Path
+from workers.registry import tracking
+home, go = Path(sys.argv[1]), Path(sys.argv[2])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.002)
+client = tracking.client(home)
+client.search_registered_models()
+client.search_experiments()
+print("opened", flush=True)
+"""
+
+
+def test_processes_opening_a_new_store_at_once_all_get_its_schema(tmp_path: Path) -> None:
+    """The workers of `melancia up` open a new home's store together; none may fail on it."""
+    import subprocess
+    import sys
+
+    home, go = tmp_path / "home", tmp_path / "go"
+    root = Path(__file__).resolve().parents[3]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AT_ONCE, str(home), str(go)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for proc in procs:  # every process has imported MLflow before any opens the store
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    go.touch()
+    outcomes = [proc.communicate(timeout=120) for proc in procs]
+    for proc, (out, err) in zip(procs, outcomes, strict=True):
+        assert proc.returncode == 0 and out.strip() == "opened", err[-2000:]
