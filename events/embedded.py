@@ -9,8 +9,10 @@ import pathlib
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from types import TracebackType
+from typing import IO
 
 from events.admin import broker_reachable
 from events.settings import BusSettings
@@ -42,6 +44,9 @@ class EmbeddedBroker:
         self.host = host
         self.port = port
         self.process: subprocess.Popen[bytes] | None = None
+        # Tansu's stderr goes to an unnamed file, never a pipe: a pipe nobody drains would stall
+        # a long-running broker once it filled. Read back only to say why Tansu died at start.
+        self._stderr: IO[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -50,6 +55,7 @@ class EmbeddedBroker:
     def start(self, timeout_s: float = 20.0) -> None:
         """Launch the broker and block until it answers Kafka metadata requests."""
         url = f"tcp://{self.host}:{self.port}"
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (lives with the broker; stop() closes it)
         self.process = subprocess.Popen(
             [
                 str(tansu_binary()),
@@ -62,18 +68,15 @@ class EmbeddedBroker:
                 "memory://tansu/",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self._stderr,
         )
         deadline = time.monotonic() + timeout_s
         settings = BusSettings(bootstrap=self.bootstrap)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = (
-                    self.process.stderr.read().decode(errors="replace")
-                    if self.process.stderr
-                    else ""
-                )
-                raise RuntimeError(f"Tansu exited with {self.process.returncode}: {err[-2000:]}")
+                code, err = self.process.returncode, self._stderr_tail()
+                self.stop()
+                raise RuntimeError(f"Tansu exited with {code}: {err}")
             if asyncio.run(broker_reachable(settings, timeout_s=1.0)):
                 logger.info(
                     "embedded broker ready on %s (pid %d)", self.bootstrap, self.process.pid
@@ -86,18 +89,28 @@ class EmbeddedBroker:
     def stop(self, timeout_s: float = 5.0) -> None:
         """Terminate the broker, killing it if it does not exit in time."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
+        stderr, self._stderr = self._stderr, None
         try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr:
-            with contextlib.suppress(OSError):
-                proc.stderr.close()
-        logger.info("embedded broker on %s stopped", self.bootstrap)
+            if proc is None or proc.poll() is not None:
+                return
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            logger.info("embedded broker on %s stopped", self.bootstrap)
+        finally:
+            if stderr is not None:
+                with contextlib.suppress(OSError):
+                    stderr.close()
+
+    def _stderr_tail(self, limit: int = 2000) -> str:
+        """The last `limit` characters Tansu wrote to stderr."""
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-limit:]
 
     def __enter__(self) -> EmbeddedBroker:
         self.start()
