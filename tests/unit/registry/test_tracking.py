@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,9 +53,6 @@ print("opened", flush=True)
 
 def test_processes_opening_a_new_store_at_once_all_get_its_schema(tmp_path: Path) -> None:
     """The workers of `melancia up` open a new home's store together; none may fail on it."""
-    import subprocess
-    import sys
-
     home, go = tmp_path / "home", tmp_path / "go"
     root = Path(__file__).resolve().parents[3]
     procs = [
